@@ -1,0 +1,3 @@
+"""timeoutc: a configuration compiler for service timeouts."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,68 @@
+"""Errors as values with a place: `Diagnostic`, and the exception that carries them."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "note"]
+
+
+@dataclass(frozen=True, order=True)
+class Mark:
+    """A place in a file: 1-based line and column; 0 means the whole file or line."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line == 0:
+            return self.path
+        if self.column == 0:
+            return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One message about one place; sorts by place, then text."""
+
+    mark: Mark
+    message: str
+    hint: str = ""
+    severity: Severity = "error"
+    rule: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.mark}: {self.severity}: {self.message}"
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+
+class CompileError(Exception):
+    """Base of every error a user can cause; carries all diagnostics found."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = tuple(sorted(set(diagnostics)))
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class UsageError(CompileError):
+    """A command-line argument names something that does not exist."""
+
+
+def raise_if_any(diagnostics: Iterable[Diagnostic]) -> None:
+    """Raise `CompileError` when any diagnostic is an error."""
+    found = list(diagnostics)
+    if any(d.severity == "error" for d in found):
+        raise CompileError(found)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A hint naming the closest of `choices`, or an empty string."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,76 @@
+"""Durations and factors, read exactly from their text; milliseconds are integers."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from fractions import Fraction
+
+UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+MAX_DURATION_MS = 24 * UNIT_MS["h"]
+MAX_FACTOR = 100
+DURATION_TEXT = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h)")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
+
+
+class DurationError(ValueError):
+    """A duration or factor text that is not acceptable; the message says why."""
+
+
+def parse_duration_ms(text: str) -> int:
+    """`'1.5s'` -> 1500. Rejects a missing unit, zero, below 1 ms precision, above 24h."""
+    match = DURATION_TEXT.fullmatch(text)
+    if match is None:
+        raise DurationError(
+            f"invalid duration '{text}': expected a number and a unit (ms, s, m or h), "
+            "e.g. 250ms, 1.5s, 2m"
+        )
+    exact = Fraction(match["number"]) * UNIT_MS[match["unit"]]
+    if exact == 0:
+        raise DurationError(f"invalid duration '{text}': must be greater than zero")
+    if exact.denominator != 1:
+        raise DurationError(f"invalid duration '{text}': finer than 1 ms")
+    if exact > MAX_DURATION_MS:
+        raise DurationError(f"invalid duration '{text}': more than 24h")
+    return int(exact)
+
+
+def parse_factor(text: str) -> Fraction:
+    """`'0.7'` -> Fraction(7, 10): a decimal above 0 and at most 100, never a float."""
+    if _DECIMAL.fullmatch(text) is None:
+        raise DurationError(f"invalid factor '{text}': expected a decimal number such as 0.7")
+    value = Fraction(Decimal(text))
+    if value <= 0:
+        raise DurationError(f"invalid factor '{text}': must be greater than zero")
+    if value > MAX_FACTOR:
+        raise DurationError(f"invalid factor '{text}': must be at most {MAX_FACTOR}")
+    return value
+
+
+def scale_ms(base_ms: int, *factors: Fraction) -> int:
+    """`ceil(base_ms * f1 * f2 ...)`, computed exactly."""
+    product = Fraction(base_ms)
+    for factor in factors:
+        product *= factor
+    return -(-product.numerator // product.denominator)
+
+
+def format_seconds(ms: int) -> str:
+    """Exact decimal seconds with at least one fractional digit: 3000 -> '3.0', 257 -> '0.257'."""
+    whole, fraction = divmod(ms, 1000)
+    digits = f"{fraction:03d}".rstrip("0") or "0"
+    return f"{whole}.{digits}"
+
+
+def format_duration(ms: int) -> str:
+    """A short human form for messages: 1155 -> '1.155s', 300000 -> '300s'."""
+    text = format_seconds(ms)
+    return (text[:-2] if text.endswith(".0") else text) + "s"
+
+
+def format_factor(value: Fraction) -> str:
+    """An exact factor as the decimal a user wrote: Fraction(7, 10) -> '0.7'."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    decimal = Decimal(value.numerator) / Decimal(value.denominator)
+    return format(decimal.normalize(), "f")

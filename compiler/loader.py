@@ -1,0 +1,266 @@
+"""Load one YAML file into plain data plus the line and column of every key and value.
+
+The C parser's event stream is composed here, not by PyYAML's constructors, so that
+plain scalars follow one strict rule set (`no`, `0777` and `1:30` stay strings), and
+tags, anchors, aliases, duplicate keys and extra documents are errors with a place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import yaml
+
+from compiler.diagnostics import CompileError, Diagnostic, Mark
+
+Path = tuple[str | int, ...]
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 64
+
+_NULL = frozenset({"", "~", "null", "Null", "NULL"})
+_TRUE = frozenset({"true", "True", "TRUE"})
+_FALSE = frozenset({"false", "False", "FALSE"})
+_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_DECIMAL = re.compile(
+    r"-?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,4})?|-?[0-9]+[eE][-+]?[0-9]{1,4}"
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded YAML file: its data and where each key and value stands."""
+
+    path: str
+    data: dict[str, Any]
+    value_marks: dict[Path, Mark] = field(repr=False)
+    key_marks: dict[Path, Mark] = field(repr=False)
+
+    def mark(self, path: Path) -> Mark:
+        """The mark of the value at `path`, or of its nearest ancestor."""
+        while path not in self.value_marks and path:
+            path = path[:-1]
+        return self.value_marks.get(path, Mark(self.path, 1, 1))
+
+    def key_mark(self, path: Path) -> Mark:
+        """The mark of the key that introduces `path`, else of its value."""
+        return self.key_marks.get(path) or self.mark(path)
+
+
+def resolve_plain(text: str) -> Any:
+    """The value of an unquoted scalar: null, bool, int, exact Decimal, else the text."""
+    if text in _NULL:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if _INT.fullmatch(text):
+        return int(text)
+    if _DECIMAL.fullmatch(text):
+        return Decimal(text)
+    return text
+
+
+def decode(raw: bytes, path: str) -> str:
+    """UTF-8 text without BOM or NUL bytes, else a located error."""
+    if raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        raise CompileError(
+            [
+                Diagnostic(
+                    Mark(path, 1, 1),
+                    "file starts with a byte order mark",
+                    "save it as UTF-8 without BOM",
+                )
+            ]
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CompileError(
+            [
+                Diagnostic(
+                    _offset_mark(raw, exc.start, path),
+                    "file is not valid UTF-8",
+                    "save it as UTF-8",
+                )
+            ]
+        ) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise CompileError([Diagnostic(_text_mark(text, nul, path), "file contains a NUL byte")])
+    return text
+
+
+def _text_mark(text: str, offset: int, path: str) -> Mark:
+    before = text[:offset]
+    return Mark(path, before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1)
+
+
+def _offset_mark(raw: bytes, offset: int, path: str) -> Mark:
+    before = raw[:offset]
+    line = before.count(b"\n") + 1
+    column = offset - (before.rfind(b"\n") + 1) + 1
+    return Mark(path, line, column)
+
+
+def load_bytes(raw: bytes, path: str) -> Document:
+    """Compose `raw` (one YAML document holding a mapping) into a `Document`."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise CompileError(
+            [Diagnostic(Mark(path), f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB")]
+        )
+    return _Composer(path).compose(decode(raw, path))
+
+
+class _Frame:
+    __slots__ = ("container", "key", "path")
+
+    def __init__(self, container: dict[str, Any] | list[Any], path: Path) -> None:
+        self.container = container
+        self.path = path
+        self.key: str | None = None
+
+
+class _Composer:
+    """Builds plain data from parser events, recording marks and collecting errors."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.value_marks: dict[Path, Mark] = {}
+        self.key_marks: dict[Path, Mark] = {}
+        self.errors: list[Diagnostic] = []
+
+    def mark(self, event: Any) -> Mark:
+        start = event.start_mark
+        return Mark(self.path, start.line + 1, start.column + 1)
+
+    def fail(self, event: Any, message: str, hint: str = "") -> None:
+        self.errors.append(Diagnostic(self.mark(event), message, hint))
+
+    def compose(self, text: str) -> Document:
+        root: Any = None
+        documents = 0
+        stack: list[_Frame] = []
+        try:
+            for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+                kind = type(event)
+                if kind is yaml.DocumentStartEvent:
+                    documents += 1
+                    if documents > 1:
+                        self.fail(
+                            event,
+                            "more than one YAML document in a profile",
+                            "remove the '---' line",
+                        )
+                        break
+                    continue
+                if kind in (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent):
+                    continue
+                if kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
+                    stack.pop()
+                    continue
+                if not self.acceptable(event):
+                    break
+                top = stack[-1] if stack else None
+                if top is not None and type(top.container) is dict and top.key is None:
+                    if not self.take_key(event, top):
+                        break
+                    continue
+                value, path = self.value_of(event, top)
+                if top is None:
+                    root = value
+                elif type(top.container) is dict:
+                    assert top.key is not None
+                    top.container[top.key] = value
+                    top.key = None
+                else:
+                    top.container.append(value)  # type: ignore[union-attr]
+                if isinstance(value, dict | list):
+                    if len(stack) >= MAX_DEPTH:
+                        self.fail(event, f"nesting deeper than {MAX_DEPTH} levels")
+                        break
+                    stack.append(_Frame(value, path))
+        except yaml.MarkedYAMLError as exc:
+            self.errors.append(self.yaml_error(exc))
+        except yaml.reader.ReaderError as exc:
+            where = _text_mark(text, exc.position, self.path)
+            self.errors.append(Diagnostic(where, f"invalid YAML: {exc.reason}"))
+        if not self.errors:
+            if documents == 0 or root is None:
+                self.errors.append(
+                    Diagnostic(
+                        Mark(self.path, 1, 1), "empty profile", "a profile is a YAML mapping"
+                    )
+                )
+            elif not isinstance(root, dict):
+                self.errors.append(
+                    Diagnostic(self.value_marks[()], "a profile must be a YAML mapping at the top")
+                )
+        if self.errors:
+            raise CompileError(self.errors)
+        return Document(self.path, root, self.value_marks, self.key_marks)
+
+    def acceptable(self, event: Any) -> bool:
+        """Reject aliases, anchors and explicit tags; they have no place in a profile."""
+        if type(event) is yaml.AliasEvent:
+            self.fail(
+                event, "YAML aliases are not allowed in profiles", "use 'extends' to share values"
+            )
+            return False
+        if event.anchor is not None:
+            self.fail(
+                event,
+                f"YAML anchor '&{event.anchor}' is not allowed in profiles",
+                "use 'extends' to share values",
+            )
+            return False
+        if event.tag is not None and event.tag != "!":
+            self.fail(
+                event,
+                f"YAML tag '{event.tag}' is not allowed in profiles",
+                "write the value without a tag",
+            )
+            return False
+        return True
+
+    def take_key(self, event: Any, frame: _Frame) -> bool:
+        if type(event) is not yaml.ScalarEvent:
+            self.fail(event, "a mapping key must be a plain string")
+            return False
+        key = str(event.value)
+        path = (*frame.path, key)
+        if key in frame.container:
+            first = self.key_marks[path]
+            self.fail(event, f"duplicate key '{key}' (first at line {first.line})")
+        self.key_marks[path] = self.mark(event)
+        frame.key = key
+        return True
+
+    def value_of(self, event: Any, top: _Frame | None) -> tuple[Any, Path]:
+        if top is None:
+            path: Path = ()
+        elif type(top.container) is dict:
+            assert top.key is not None
+            path = (*top.path, top.key)
+        else:
+            path = (*top.path, len(top.container))
+        self.value_marks[path] = self.mark(event)
+        kind = type(event)
+        if kind is yaml.MappingStartEvent:
+            return {}, path
+        if kind is yaml.SequenceStartEvent:
+            return [], path
+        if not event.style and event.implicit[0]:
+            return resolve_plain(event.value), path
+        return event.value, path
+
+    def yaml_error(self, exc: yaml.MarkedYAMLError) -> Diagnostic:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(self.path, mark.line + 1, mark.column + 1) if mark else Mark(self.path, 1, 1)
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{exc.context}: {problem}"
+        return Diagnostic(where, f"invalid YAML: {problem}")

@@ -1,0 +1,113 @@
+"""Follow `extends` chains and merge profiles: mappings key by key, the child winning."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.diagnostics import CompileError, Diagnostic, Mark, did_you_mean
+from compiler.loader import Document, Path
+
+NOT_INHERITED = ("abstract", "extends")
+
+
+@dataclass(frozen=True)
+class MergedProfile:
+    """A concrete profile after merging its chain; marks point into the file that set a value."""
+
+    name: str
+    path: str
+    chain: tuple[str, ...]
+    data: dict[str, Any]
+    value_marks: dict[Path, Mark] = field(repr=False)
+    key_marks: dict[Path, Mark] = field(repr=False)
+
+    def mark(self, path: Path) -> Mark:
+        """The mark of the value at `path`, or of its nearest ancestor."""
+        while path not in self.value_marks and path:
+            path = path[:-1]
+        return self.value_marks.get(path, Mark(self.path, 1, 1))
+
+    def key_mark(self, path: Path) -> Mark:
+        """The mark of the key that introduces `path`, else of its value."""
+        return self.key_marks.get(path) or self.mark(path)
+
+
+def is_abstract(document: Document) -> bool:
+    """Bases say `abstract: true` and emit nothing."""
+    return document.data.get("abstract") is True
+
+
+def extends_chain(name: str, documents: Mapping[str, Document]) -> tuple[str, ...]:
+    """`name` and its ancestors, nearest first; raises on unknown names and cycles."""
+    chain = [name]
+    while True:
+        document = documents[chain[-1]]
+        parent = document.data.get("extends")
+        if parent is None:
+            return tuple(chain)
+        mark = document.mark(("extends",))
+        if parent not in documents:
+            hint = did_you_mean(str(parent), documents)
+            raise CompileError([Diagnostic(mark, f"unknown profile '{parent}' in extends", hint)])
+        if parent in chain:
+            cycle = " -> ".join([*chain[chain.index(parent) :], parent])
+            raise CompileError([Diagnostic(mark, f"extends cycle: {cycle}")])
+        chain.append(parent)
+
+
+def merge_chain(chain: tuple[str, ...], documents: Mapping[str, Document]) -> MergedProfile:
+    """Merge the documents of `chain` (nearest first) into one profile."""
+    data: dict[str, Any] = {}
+    value_marks: dict[Path, Mark] = {}
+    key_marks: dict[Path, Mark] = {}
+    for name in reversed(chain):
+        document = documents[name]
+        layer = {k: v for k, v in document.data.items() if k not in NOT_INHERITED}
+        _merge_into(data, layer, (), document, value_marks, key_marks)
+    leaf = documents[chain[0]]
+    return MergedProfile(chain[0], leaf.path, chain, data, value_marks, key_marks)
+
+
+def _merge_into(
+    target: dict[str, Any],
+    layer: Mapping[str, Any],
+    path: Path,
+    document: Document,
+    value_marks: dict[Path, Mark],
+    key_marks: dict[Path, Mark],
+) -> None:
+    for key, value in layer.items():
+        child = (*path, key)
+        key_marks[child] = document.key_marks[child]
+        old = target.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            value_marks[child] = document.value_marks[child]
+            _merge_into(old, value, child, document, value_marks, key_marks)
+            continue
+        target[key] = _copy(value, child, document, value_marks, key_marks)
+
+
+def _copy(
+    value: Any,
+    path: Path,
+    document: Document,
+    value_marks: dict[Path, Mark],
+    key_marks: dict[Path, Mark],
+) -> Any:
+    """A fresh copy of `value`, recording the marks of everything in it."""
+    value_marks[path] = document.value_marks[path]
+    if isinstance(value, dict):
+        copied: dict[str, Any] = {}
+        for key, item in value.items():
+            child = (*path, key)
+            key_marks[child] = document.key_marks[child]
+            copied[key] = _copy(item, child, document, value_marks, key_marks)
+        return copied
+    if isinstance(value, list):
+        return [
+            _copy(item, (*path, i), document, value_marks, key_marks)
+            for i, item in enumerate(value)
+        ]
+    return value

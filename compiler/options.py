@@ -1,0 +1,27 @@
+"""Click options shared by the commands, one object each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The repository to compile (default: the nearest folder upward holding profiles/).",
+)
+
+diagnostics_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, github for GitHub Actions annotations, json for machines.",
+)
+
+show_diff_option = click.option(
+    "--diff", "show_diff", is_flag=True, help="Print a unified diff of every stale file."
+)

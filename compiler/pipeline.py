@@ -1,0 +1,135 @@
+"""The compiler as one line: load -> merge -> validate -> resolve -> budgets -> render -> verify."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.budgets import check_budgets
+from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.loader import Document, load_bytes
+from compiler.merge import extends_chain, is_abstract, merge_chain
+from compiler.model import Profile
+from compiler.render import load_templates, render_service
+from compiler.resolve import resolve_profile
+from compiler.schema import raise_for_schema, read_schema, validator_for
+from compiler.verify import verify_output
+
+PROFILES_DIR = "profiles"
+PROFILE_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
+
+
+@dataclass(frozen=True)
+class Compilation:
+    """The resolved profiles of a repository and, when rendered, its outputs."""
+
+    profiles: tuple[Profile, ...]
+    outputs: dict[str, bytes]
+
+
+def find_root(start: Path) -> Path | None:
+    """The nearest folder from `start` upward that holds profiles/."""
+    for folder in (start, *start.parents):
+        if (folder / PROFILES_DIR).is_dir():
+            return folder
+    return None
+
+
+def profile_files(root: Path) -> dict[str, Path]:
+    """profiles/<name>.yaml by environment name; a badly named file is an error."""
+    folder = root / PROFILES_DIR
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        message = f"cannot read: {exc.strerror}"
+        raise CompileError([Diagnostic(Mark(PROFILES_DIR), message)]) from None
+    found: dict[str, Path] = {}
+    errors: list[Diagnostic] = []
+    for entry in entries:
+        if entry.name.startswith(".") or entry.suffix not in (".yaml", ".yml"):
+            continue
+        where = Mark(f"{PROFILES_DIR}/{entry.name}")
+        if entry.suffix == ".yml":
+            errors.append(
+                Diagnostic(where, "profiles end in .yaml", f"rename it {entry.stem}.yaml")
+            )
+        elif not PROFILE_NAME.fullmatch(entry.stem):
+            errors.append(
+                Diagnostic(
+                    where,
+                    f"invalid environment name '{entry.stem}'",
+                    "lowercase letters, digits and '-', starting with a letter, "
+                    "at most 30 characters",
+                )
+            )
+        else:
+            found[entry.stem] = entry
+    if errors:
+        raise CompileError(errors)
+    return found
+
+
+def load_profiles(root: Path) -> dict[str, Document]:
+    """Every profile, loaded and schema-checked; all errors of all files at once."""
+    validator = validator_for(read_schema(root))
+    documents: dict[str, Document] = {}
+    errors: list[Diagnostic] = []
+    for name, path in profile_files(root).items():
+        relative = f"{PROFILES_DIR}/{path.name}"
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            errors.append(Diagnostic(Mark(relative), f"cannot read: {exc.strerror}"))
+            continue
+        try:
+            document = load_bytes(raw, relative)
+            raise_for_schema(document, validator)
+        except CompileError as exc:
+            errors.extend(exc.diagnostics)
+            continue
+        documents[name] = document
+    if errors:
+        raise CompileError(errors)
+    if not documents:
+        raise CompileError([Diagnostic(Mark(PROFILES_DIR), "no profiles (*.yaml) found")])
+    return documents
+
+
+def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:
+    """Merge, resolve and budget-check every concrete profile; all errors at once."""
+    profiles: list[Profile] = []
+    errors: list[Diagnostic] = []
+    for name, document in documents.items():
+        try:
+            chain = extends_chain(name, documents)
+            if is_abstract(document):
+                continue
+            profile = resolve_profile(merge_chain(chain, documents))
+        except CompileError as exc:
+            errors.extend(exc.diagnostics)
+            continue
+        errors.extend(check_budgets(profile))
+        profiles.append(profile)
+    if errors:
+        raise CompileError(errors)
+    return tuple(profiles)
+
+
+def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
+    """Every output of every service, verified against the model, as bytes."""
+    templates = load_templates(root)
+    outputs: dict[str, bytes] = {}
+    for profile in profiles:
+        for service in profile.services:
+            for path, text in render_service(templates, profile, service):
+                verify_output(path, text, profile, service)
+                outputs[path] = text.encode("utf-8")
+    return outputs
+
+
+def compile_repository(root: Path, *, render: bool = True) -> Compilation:
+    """Run the whole pipeline on the repository at `root`."""
+    profiles = resolve_all(load_profiles(root))
+    outputs = render_all(root, profiles) if render else {}
+    return Compilation(profiles, outputs)

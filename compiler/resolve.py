@@ -1,0 +1,331 @@
+"""Resolve a merged concrete profile: exact arithmetic, caps, pins, names, provenance."""
+
+from __future__ import annotations
+
+import keyword
+from fractions import Fraction
+from typing import Any
+
+from compiler import cloudrun
+from compiler.diagnostics import CompileError, Diagnostic, did_you_mean
+from compiler.durations import (
+    format_duration,
+    parse_duration_ms,
+    parse_factor,
+    scale_ms,
+)
+from compiler.loader import Path
+from compiler.merge import MergedProfile
+from compiler.model import (
+    STARTUP_TOTAL_ENV,
+    Dependency,
+    Environment,
+    Operand,
+    Platform,
+    Profile,
+    Service,
+    StartupProbe,
+    Timeout,
+)
+
+REQUIRED = (
+    ("image",),
+    ("port",),
+    ("request_timeout",),
+    ("health", "startup"),
+    ("health", "liveness"),
+)
+
+
+def resolve_profile(merged: MergedProfile) -> Profile:
+    """The resolved `Profile` of `merged`; raises `CompileError` with every problem found."""
+    return _Resolver(merged).resolve()
+
+
+def class_name(dependency: str) -> str:
+    """The dataclass of a dependency in timeouts.py: `agent_supervisor` -> `AgentSupervisor...`."""
+    return "".join(part.capitalize() for part in dependency.split("_")) + "Timeouts"
+
+
+class _Resolver:
+    def __init__(self, merged: MergedProfile) -> None:
+        self.merged = merged
+        self.errors: list[Diagnostic] = []
+
+    def fail(self, path: Path, message: str, hint: str = "", *, key: bool = False) -> None:
+        mark = self.merged.key_mark(path) if key else self.merged.mark(path)
+        self.errors.append(Diagnostic(mark, message, hint))
+
+    def operand(self, path: Path, role: str) -> Operand:
+        return Operand(role, _text(_get(self.merged.data, path)), self.merged.mark(path))
+
+    def resolve(self) -> Profile:
+        environment = self.environment()
+        platform = self.platform()
+        services_data: dict[str, Any] = self.merged.data.get("services") or {}
+        if not services_data:
+            self.fail(
+                (),
+                f"concrete profile '{self.merged.name}' has no services",
+                "add services, or mark the profile 'abstract: true'",
+            )
+        services = []
+        for name in services_data:
+            service = self.service(name, environment, services_data)
+            if service is not None:
+                services.append(service)
+        if self.errors:
+            raise CompileError(self.errors)
+        return Profile(
+            self.merged.name,
+            self.merged.path,
+            self.merged.chain,
+            environment,
+            platform,
+            tuple(services),
+        )
+
+    def environment(self) -> Environment:
+        data = self.merged.data.get("environment") or {}
+        factors = []
+        for key in ("timeout_multiplier", "safety_margin"):
+            if key in data:
+                factors.append(self.operand(("environment", key), key))
+            else:
+                factors.append(Operand(key, "1"))
+        caps: list[Operand | None] = [
+            self.operand(("environment", key), key) if key in data else None
+            for key in ("max_timeout", "max_total_timeout")
+        ]
+        max_ms = [parse_duration_ms(cap.text) if cap else None for cap in caps]
+        return Environment(
+            factors[0],
+            factors[1],
+            parse_factor(factors[0].text),
+            parse_factor(factors[1].text),
+            max_ms[0],
+            max_ms[1],
+            caps[0],
+            caps[1],
+        )
+
+    def platform(self) -> Platform:
+        data = self.merged.data.get("platform") or {}
+        return Platform(
+            data.get("region"),
+            data.get("project"),
+            data.get("min_instances"),
+            data.get("max_instances"),
+        )
+
+    def service(self, name: str, env: Environment, all_services: dict[str, Any]) -> Service | None:
+        root: Path = ("services", name)
+        data: dict[str, Any] = all_services[name] or {}
+        before = len(self.errors)
+        for required in REQUIRED:
+            if _get(data, required) is None:
+                self.fail(
+                    root,
+                    f"service '{name}' has no {'.'.join(required)} in concrete "
+                    f"profile '{self.merged.name}'",
+                    f"set services.{name}.{'.'.join(required)} in {self.merged.path} "
+                    "or in a profile it extends",
+                    key=True,
+                )
+        cloud_run_name = self.cloud_run_name(name)
+        dependencies = self.dependencies(root, data, env, all_services)
+        by_ref = {t.ref: t for d in dependencies for t in d.timeouts}
+        startup = self.chain((*root, "startup"), data.get("startup") or [], by_ref)
+        paths = {
+            path_name: self.chain((*root, "request_paths", path_name), refs or [], by_ref)
+            for path_name, refs in (data.get("request_paths") or {}).items()
+        }
+        self.check_env_names(root, dependencies)
+        buffer_ms = self.cold_start_buffer()
+        total = sum(t.ms for t in startup)
+        allow = dict(data.get("allow") or {})
+        probe = self.probe(root, total + buffer_ms, allow)
+        if len(self.errors) > before or probe is None:
+            return None
+        marks = {key: self.merged.mark((*root, key)) for key in data}
+        marks["service"] = self.merged.key_mark(root)
+        return Service(
+            name=name,
+            cloud_run_name=cloud_run_name,
+            image=data["image"],
+            port=data["port"],
+            request_timeout_ms=parse_duration_ms(data["request_timeout"]),
+            health_startup=data["health"]["startup"],
+            health_liveness=data["health"]["liveness"],
+            dependencies=dependencies,
+            startup=startup,
+            startup_total_ms=total,
+            cold_start_buffer_ms=buffer_ms,
+            startup_probe=probe,
+            request_paths=paths,
+            allow=allow,
+            marks=marks,
+        )
+
+    def cloud_run_name(self, service: str) -> str:
+        path: Path = ("platform", "service_name")
+        template = _get(self.merged.data, path) or cloudrun.DEFAULT_SERVICE_NAME
+        try:
+            return cloudrun.render_service_name(template, service, self.merged.name)
+        except cloudrun.CloudRunError as exc:
+            where = path if _get(self.merged.data, path) else ("services", service)
+            self.fail(
+                where,
+                f"{exc} (service '{service}', profile '{self.merged.name}')",
+                key=where[0] == "services",
+            )
+            return ""
+
+    def cold_start_buffer(self) -> int:
+        text = _get(self.merged.data, ("platform", "cold_start_buffer"))
+        return parse_duration_ms(text) if text else 0
+
+    def probe(self, root: Path, budget_ms: int, allow: dict[str, str]) -> StartupProbe | None:
+        try:
+            return cloudrun.startup_probe(budget_ms)
+        except cloudrun.CloudRunError:
+            if "budget.startup-probe" in allow:
+                return cloudrun.startup_probe(cloudrun.PROBE_WINDOW_S * 1000)
+            return StartupProbe(0, 0, 0)  # reported by the budget.startup-probe rule
+
+    def dependencies(
+        self, root: Path, data: dict[str, Any], env: Environment, all_services: dict[str, Any]
+    ) -> tuple[Dependency, ...]:
+        result = []
+        for dep_name, dep in (data.get("dependencies") or {}).items():
+            dep = dep or {}
+            path: Path = (*root, "dependencies", dep_name)
+            self.check_identifier(path, dep_name, "dependency")
+            timeouts = tuple(
+                self.timeout(dep_name, name, (*path, "timeouts", name), env)
+                for name in (dep.get("timeouts") or {})
+            )
+            callee = dep.get("service")
+            if callee is not None and callee not in all_services:
+                self.fail(
+                    (*path, "service"),
+                    f"unknown service '{callee}' in profile '{self.merged.name}'",
+                    did_you_mean(callee, all_services),
+                )
+            elif callee == root[-1]:
+                self.fail((*path, "service"), f"service '{callee}' cannot call itself")
+            backoff = dep.get("backoff")
+            marks = {key: self.merged.mark((*path, key)) for key in dep}
+            result.append(
+                Dependency(
+                    dep_name,
+                    timeouts,
+                    dep.get("retries") or 0,
+                    parse_duration_ms(backoff) if backoff else 0,
+                    callee,
+                    marks,
+                )
+            )
+        return tuple(result)
+
+    def timeout(self, dependency: str, name: str, path: Path, env: Environment) -> Timeout:
+        self.check_identifier(path, name, "timeout")
+        raw = _get(self.merged.data, path)
+        mark = self.merged.mark(path)
+        if isinstance(raw, dict):
+            pin = self.operand((*path, "fixed"), "fixed")
+            ms = parse_duration_ms(pin.text)
+            if env.max_timeout_ms is not None and ms > env.max_timeout_ms:
+                assert env.max_timeout is not None
+                self.fail(
+                    (*path, "fixed"),
+                    f"fixed timeout {dependency}.{name} {format_duration(ms)} is above "
+                    f"max_timeout {env.max_timeout.text} ({env.max_timeout.mark}) of "
+                    f"profile '{self.merged.name}'",
+                    "lower the pin or raise max_timeout",
+                )
+            return Timeout(dependency, name, ms, ms, True, False, Fraction(ms), (pin,), mark)
+        base = self.operand(path, "base")
+        base_ms = parse_duration_ms(base.text)
+        exact = base_ms * env.multiplier_value * env.margin_value
+        ms = scale_ms(base_ms, env.multiplier_value, env.margin_value)
+        operands: tuple[Operand, ...] = (base, env.multiplier, env.margin)
+        capped = env.max_timeout_ms is not None and ms > env.max_timeout_ms
+        if capped:
+            assert env.max_timeout_ms is not None and env.max_timeout is not None
+            ms = env.max_timeout_ms
+            operands = (*operands, env.max_timeout)
+        return Timeout(dependency, name, ms, base_ms, False, capped, exact, operands, mark)
+
+    def chain(self, path: Path, refs: list[str], by_ref: dict[str, Timeout]) -> tuple[Timeout, ...]:
+        resolved = []
+        seen: set[str] = set()
+        for index, ref in enumerate(refs):
+            if ref not in by_ref:
+                self.fail(
+                    (*path, index),
+                    f"unknown timeout '{ref}' in {path[-1]}",
+                    did_you_mean(ref, by_ref) or "name a dependency.timeout pair that exists",
+                )
+            elif ref in seen:
+                self.fail((*path, index), f"'{ref}' appears twice in {path[-1]}")
+            else:
+                seen.add(ref)
+                resolved.append(by_ref[ref])
+        return tuple(resolved)
+
+    def check_identifier(self, path: Path, name: str, kind: str) -> None:
+        if keyword.iskeyword(name):
+            self.fail(
+                path,
+                f"{kind} name '{name}' is a Python keyword",
+                "it becomes an attribute in timeouts.py; choose another name",
+                key=True,
+            )
+
+    def check_env_names(self, root: Path, dependencies: tuple[Dependency, ...]) -> None:
+        owners: dict[str, str] = {STARTUP_TOTAL_ENV: "the startup total"}
+        classes: dict[str, str] = {}
+        for dep in dependencies:
+            path: Path = (*root, "dependencies", dep.name)
+            other = classes.setdefault(class_name(dep.name), dep.name)
+            if other != dep.name:
+                self.fail(
+                    path,
+                    f"dependency '{dep.name}' and '{other}' both become "
+                    f"{class_name(dep.name)} in timeouts.py",
+                    key=True,
+                )
+            for timeout in dep.timeouts:
+                tpath: Path = (*path, "timeouts", timeout.name)
+                reason = cloudrun.reserved_env_reason(timeout.env_name)
+                if reason:
+                    self.fail(
+                        tpath,
+                        f"env var {timeout.env_name} of {timeout.ref}: {reason}",
+                        "rename the dependency",
+                        key=True,
+                    )
+                owner = owners.setdefault(timeout.env_name, timeout.ref)
+                if owner != timeout.ref:
+                    self.fail(
+                        tpath,
+                        f"{timeout.ref} and {owner} both become env var {timeout.env_name}",
+                        "rename one of them",
+                        key=True,
+                    )
+
+
+def _get(data: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, dict | list):
+            return None
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)

@@ -1,0 +1,219 @@
+"""Validate one profile file against schemas/profile.schema.json, errors at their key or value."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from functools import cache
+from pathlib import Path as FsPath
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from compiler.diagnostics import CompileError, Diagnostic, Mark, did_you_mean
+from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
+from compiler.loader import Document
+
+SCHEMA_FILE = FsPath("schemas") / "profile.schema.json"
+MAX_REQUEST_TIMEOUT_MS = 3_600_000
+YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off"})
+
+_BOUNDS = {
+    "minimum": "at least",
+    "maximum": "at most",
+    "exclusiveMinimum": "greater than",
+    "exclusiveMaximum": "less than",
+}
+_formats = FormatChecker(formats=())
+
+
+@_formats.checks("duration", raises=DurationError)
+def _is_duration(instance: object) -> bool:
+    if isinstance(instance, str) and DURATION_TEXT.fullmatch(instance):
+        parse_duration_ms(instance)
+    return True
+
+
+@_formats.checks("request-timeout", raises=DurationError)
+def _is_request_timeout(instance: object) -> bool:
+    if not isinstance(instance, str) or not DURATION_TEXT.fullmatch(instance):
+        return True
+    ms = parse_duration_ms(instance)
+    if ms % 1000:
+        raise DurationError(f"request_timeout '{instance}' must be whole seconds")
+    if ms > MAX_REQUEST_TIMEOUT_MS:
+        raise DurationError(f"request_timeout '{instance}' is above Cloud Run's limit of 3600s")
+    return True
+
+
+def read_schema(root: FsPath) -> dict[str, Any]:
+    """The repository's profile schema, as JSON."""
+    path = root / SCHEMA_FILE
+    try:
+        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        Draft202012Validator.check_schema(schema)
+    except (OSError, ValueError) as exc:
+        message = f"cannot read: {exc}"
+        raise CompileError([Diagnostic(Mark(SCHEMA_FILE.as_posix()), message)]) from None
+    except Exception as exc:  # jsonschema's SchemaError, or anything a bad schema raises
+        raise CompileError(
+            [Diagnostic(Mark(SCHEMA_FILE.as_posix()), f"not a valid JSON Schema: {exc}")]
+        ) from None
+    return schema
+
+
+@cache
+def _validator(schema_text: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_text), format_checker=_formats)
+
+
+def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """A compiled validator, built once per schema."""
+    return _validator(json.dumps(schema, sort_keys=True))
+
+
+def validate_document(document: Document, validator: Draft202012Validator) -> list[Diagnostic]:
+    """Every schema error of `document`, each at the key or value it concerns."""
+    found: list[Diagnostic] = []
+    for error in validator.iter_errors(document.data):
+        found.extend(_diagnose(error, document))
+    return found
+
+
+def raise_for_schema(document: Document, validator: Draft202012Validator) -> None:
+    """Raise `CompileError` when `document` breaks the schema."""
+    errors = validate_document(document, validator)
+    if errors:
+        raise CompileError(errors)
+
+
+def _diagnose(error: ValidationError, document: Document) -> Iterator[Diagnostic]:
+    path = tuple(error.absolute_path)
+    name = _describe_path(path)
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        known = _schema(error).get("properties", {})
+        for key in error.instance:
+            if key not in known:
+                yield Diagnostic(
+                    document.key_mark((*path, key)),
+                    f"unknown key '{key}' in {name}",
+                    did_you_mean(key, known),
+                )
+        return
+    if len(error.absolute_schema_path) > 1 and error.absolute_schema_path[-2] == "propertyNames":
+        yield _property_name(error, document, path, str(error.instance))
+        return
+    mark = document.mark(path)
+    if kind == "format" and isinstance(error.cause, DurationError):
+        yield Diagnostic(mark, str(error.cause))
+    elif kind == "type":
+        yield _type_error(error, mark, name)
+    elif kind == "oneOf":
+        yield from _one_of(error, document, mark, name)
+    elif kind == "pattern" and isinstance(error.instance, str) and not error.instance.strip():
+        if error.instance:
+            yield Diagnostic(mark, f"{name} must not be blank")
+    elif kind == "pattern":
+        title = _schema(error).get("title", "value")
+        hint = _pattern_hint(_schema(error))
+        yield Diagnostic(mark, f"invalid {title.lower()} {_show(error.instance)} for {name}", hint)
+    elif kind in _BOUNDS:
+        yield Diagnostic(
+            mark,
+            f"{name} must be {_BOUNDS[kind]} {error.validator_value}, not {_show(error.instance)}",
+        )
+    elif kind == "required":
+        yield Diagnostic(mark, f"{name}: {error.message}")
+    elif kind in ("minLength", "minItems") and error.instance in ("", []):
+        yield Diagnostic(mark, f"{name} must not be empty")
+    else:
+        yield Diagnostic(mark, f"{name}: {_plain(error.message)}")
+
+
+def _property_name(
+    error: ValidationError, document: Document, parent: tuple[Any, ...], key: str
+) -> Diagnostic:
+    """A key whose name breaks `propertyNames`: enum (rule ids) or pattern (names)."""
+    mark = document.key_mark((*parent, key))
+    rule = _schema(error)
+    enum = rule.get("enum")
+    if enum:
+        where = _describe_path(parent)
+        return Diagnostic(mark, f"unknown key '{key}' in {where}", did_you_mean(key, enum))
+    title = str(rule.get("title", "name")).lower()
+    limit = rule.get("maxLength")
+    if limit and len(key) > limit:
+        return Diagnostic(mark, f"{title} '{key}' is longer than {limit} characters")
+    return Diagnostic(mark, f"invalid {title} {_show(key)}", _pattern_hint(rule))
+
+
+def _type_error(error: ValidationError, mark: Mark, name: str) -> Diagnostic:
+    expected = error.validator_value
+    expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
+    got = error.instance
+    hint = ""
+    if expected == "boolean" and got in YAML11_BOOLEANS:
+        hint = "YAML 1.2 reads this as a string; write true or false"
+    elif expected in ("number", "integer") and isinstance(got, str):
+        hint = "write a plain number without quotes or leading zeros"
+    elif isinstance(got, int | Decimal) and _schema(error).get("format") == "duration":
+        hint = "add a unit, e.g. 3s"
+    article = "an" if expected_text[0] in "aeiou" else "a"
+    return Diagnostic(mark, f"{name} must be {article} {expected_text}, not {_show(got)}", hint)
+
+
+def _one_of(
+    error: ValidationError, document: Document, mark: Mark, name: str
+) -> Iterator[Diagnostic]:
+    """A timeout is either a duration or `{fixed: D}`: report against the branch meant."""
+    instance = error.instance
+    if isinstance(instance, dict | str):
+        meant = [e for e in error.context or () if e.validator != "type" or e.relative_path]
+        for sub in meant:
+            yield from _diagnose(sub, document)
+        if meant:
+            return
+    yield Diagnostic(
+        mark, f"{name} must be a duration such as 3s, or {{fixed: 3s}}, not {_show(instance)}"
+    )
+
+
+def _schema(error: ValidationError) -> Mapping[str, Any]:
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
+def _pattern_hint(schema: Mapping[str, Any]) -> str:
+    if schema.get("format") == "duration" or schema.get("title") == "duration":
+        return "expected a number and a unit (ms, s, m or h), e.g. 250ms, 1.5s, 2m"
+    examples = schema.get("examples")
+    pattern = schema.get("pattern", "")
+    if examples:
+        return f"expected {pattern}, e.g. {examples[0]}"
+    return f"expected {pattern}"
+
+
+def _describe_path(path: tuple[Any, ...]) -> str:
+    if not path:
+        return "the profile"
+    return "'" + ".".join(str(p) for p in path) + "'"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "'" + value.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'"
+    return str(value)
+
+
+def _plain(message: str) -> str:
+    return message.replace("Decimal('", "").replace("')", "")

@@ -1,0 +1,141 @@
+"""Parse every rendered output back and compare it with the model before anything is written."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.model import Profile, Service
+
+Check = Callable[[str, Profile, Service], list[str]]
+
+
+def verify_output(path: str, text: str, profile: Profile, service: Service) -> None:
+    """Raise `CompileError` when `text` does not read back as what the model says."""
+    name = path.rsplit("/", 1)[-1]
+    check = CHECKS.get(name) or _BY_SUFFIX.get(name.rsplit(".", 1)[-1])
+    if check is None:
+        return
+    try:
+        problems = check(text, profile, service)
+    except (yaml.YAMLError, SyntaxError, ValueError, LookupError, TypeError) as exc:
+        problems = [f"does not parse: {exc}"]
+    if problems:
+        template = f"templates/{name}.j2"
+        raise CompileError(
+            [Diagnostic(Mark(template), f"{path} {problem}") for problem in problems]
+        )
+
+
+def _env_pairs(service: Service) -> dict[str, str]:
+    return dict(service.env)
+
+
+def _differs(what: str, got: Any, want: Any) -> list[str]:
+    return [] if got == want else [f"has {what} {got!r}, expected {want!r}"]
+
+
+def check_service_yaml(text: str, profile: Profile, service: Service) -> list[str]:
+    """The Cloud Run service reads back with every value of the model, strings as strings."""
+    doc = yaml.load(text, Loader=yaml.CSafeLoader)
+    spec = doc["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    probe = container["startupProbe"]
+    env = {item["name"]: item["value"] for item in container.get("env", [])}
+    annotations = (doc["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+    min_scale = profile.platform.min_instances
+    return [
+        *_differs("apiVersion", doc["apiVersion"], "serving.knative.dev/v1"),
+        *_differs("kind", doc["kind"], "Service"),
+        *_differs("name", doc["metadata"]["name"], service.cloud_run_name),
+        *_differs("timeoutSeconds", spec["timeoutSeconds"], service.request_timeout_s),
+        *_differs("image", container["image"], service.image),
+        *_differs("containerPort", container["ports"][0]["containerPort"], service.port),
+        *_differs("env", env, _env_pairs(service)),
+        *_differs("startup probe path", probe["httpGet"]["path"], service.health_startup),
+        *_differs(
+            "startupProbe.periodSeconds", probe["periodSeconds"], service.startup_probe.period_s
+        ),
+        *_differs(
+            "startupProbe.failureThreshold",
+            probe["failureThreshold"],
+            service.startup_probe.failure_threshold,
+        ),
+        *_differs(
+            "liveness probe path",
+            container["livenessProbe"]["httpGet"]["path"],
+            service.health_liveness,
+        ),
+        *_differs(
+            "minScale",
+            annotations.get("autoscaling.knative.dev/minScale"),
+            None if min_scale is None else str(min_scale),
+        ),
+    ]
+
+
+def check_env_file(text: str, profile: Profile, service: Service) -> list[str]:
+    """`NAME=value` lines, nothing a shell, Docker or systemd would read differently."""
+    pairs: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or any(c in value for c in " \t\"'$#\\`"):
+            return [f"has a line that env-file readers disagree on: {line!r}"]
+        pairs[name] = value
+    return _differs("variables", pairs, _env_pairs(service))
+
+
+def check_env_yaml(text: str, profile: Profile, service: Service) -> list[str]:
+    """A YAML map of strings, exactly the env vars."""
+    return _differs("variables", yaml.load(text, Loader=yaml.CSafeLoader), _env_pairs(service))
+
+
+def check_python(text: str, profile: Profile, service: Service) -> list[str]:
+    """Valid Python whose `Final` constants hold the model's values."""
+    tree = ast.parse(text)
+    constants: dict[str, Any] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.value, ast.Constant)
+        ):
+            constants[node.target.id] = node.value.value
+    want: dict[str, Any] = {
+        "ENVIRONMENT": profile.name,
+        "SERVICE": service.name,
+        "CLOUD_RUN_SERVICE": service.cloud_run_name,
+        **{name: float(value) for name, value in service.env},
+    }
+    got = {name: constants.get(name) for name in want}
+    return _differs("constants", got, want)
+
+
+def _yaml_parses(text: str, profile: Profile, service: Service) -> list[str]:
+    yaml.load(text, Loader=yaml.CSafeLoader)
+    return []
+
+
+def _python_parses(text: str, profile: Profile, service: Service) -> list[str]:
+    ast.parse(text)
+    return []
+
+
+CHECKS: dict[str, Check] = {
+    "service.yaml": check_service_yaml,
+    "timeouts.env": check_env_file,
+    "env.yaml": check_env_yaml,
+    "timeouts.py": check_python,
+}
+_BY_SUFFIX: dict[str, Check] = {
+    "yaml": _yaml_parses,
+    "yml": _yaml_parses,
+    "py": _python_parses,
+    "env": check_env_file,
+}
