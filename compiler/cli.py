@@ -142,3 +142,15 @@ def validate(root: Path | None, fmt: str) -> int:
             f"timeoutc: {len(compilation.profiles)} profiles, {services} services: valid", err=True
         )
     return 0
+
+
+def _register_command_groups() -> None:
+    """Commands that live in their own modules (each imports only click at load time)."""
+    from compiler import cli_authoring, cli_review
+
+    for module in (cli_review, cli_authoring):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register_command_groups()
