@@ -6,16 +6,19 @@ Each rule yields one `RuleResult` per thing it checks (ok or broken); `explain` 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Literal
 
 from compiler import cloudrun
 from compiler.diagnostics import Diagnostic, Mark
-from compiler.durations import format_duration
-from compiler.model import Profile, Service, Timeout
+from compiler.durations import format_duration, format_factor, format_seconds
+from compiler.model import Dependency, Environment, Profile, Service, Timeout
 
 Status = Literal["ok", "broken", "allowed"]
+MAX_REQUEST_TIMEOUT_S = 3600  # Cloud Run's longest request timeout
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,14 @@ class RuleResult:
     message: str = ""
     hint: str = ""
     reason: str = ""
+    strict: bool = False
 
     @property
     def margin_ms(self) -> int:
-        """How much of the limit is left (negative when broken)."""
+        """How much of the limit is left (negative when broken).
+
+        With `strict` (`used` must stay below `limit`), a margin of 0 is already broken.
+        """
         return self.limit_ms - self.used_ms
 
 
@@ -104,9 +111,304 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
     )
 
 
+# --- terms and fixes shared by the request rules ---------------------------------------
+
+
+def worst_case_ms(timeout: Timeout, dependency: Dependency) -> int:
+    """`(r + 1) * t + r * b`: every attempt times out, with backoff between attempts."""
+    retries = dependency.retries
+    return (retries + 1) * timeout.ms + retries * dependency.backoff_ms
+
+
+def worst_case_term(timeout: Timeout, dependency: Dependency) -> str:
+    """`auth.request 3 x 12.0s + 2 x 0.2s backoff (profiles/base.yaml:27:19)`."""
+    retries = dependency.retries
+    if retries == 0:
+        return term(timeout)
+    text = f"{timeout.ref} {retries + 1} x {timeout.seconds}s"
+    if dependency.backoff_ms:
+        text += f" + {retries} x {format_seconds(dependency.backoff_ms)}s backoff"
+    return f"{text} ({timeout.mark})"
+
+
+@dataclass(frozen=True)
+class PathCost:
+    """The worst case of one request path: the total and each timeout's share."""
+
+    name: str
+    used_ms: int
+    parts: tuple[tuple[Timeout, Dependency, int], ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(worst_case_term(t, d) for t, d, _ in self.parts)
+
+
+def path_costs(service: Service) -> list[PathCost]:
+    """The worst case of every request path of `service`, in declaration order."""
+    by_name = {d.name: d for d in service.dependencies}
+    costs = []
+    for name, timeouts in service.request_paths.items():
+        parts = tuple(
+            (t, by_name[t.dependency], worst_case_ms(t, by_name[t.dependency])) for t in timeouts
+        )
+        costs.append(PathCost(name, sum(p[2] for p in parts), parts))
+    return costs
+
+
+def request_timeout_term(service: Service) -> str:
+    """`request_timeout 300s (profiles/base.yaml:16:22)`."""
+    mark = service.marks.get("request_timeout", service.marks["service"])
+    return f"request_timeout {format_duration(service.request_timeout_ms)} ({mark})"
+
+
+def _factor(env: Environment) -> Fraction:
+    return env.multiplier_value * env.margin_value
+
+
+def _pinned(timeout: Timeout) -> str:
+    pin = timeout.operands[0]
+    return f"pinned with fixed at {pin.mark}" if pin.mark else "pinned with fixed"
+
+
+def raise_request_timeout(service: Service, at_least_ms: int, whose: str = "") -> str:
+    """Raise request_timeout to whole seconds covering `at_least_ms`; '' past Cloud Run's max."""
+    seconds = -(-at_least_ms // 1000)
+    if seconds > MAX_REQUEST_TIMEOUT_S:
+        return ""
+    mark = service.marks.get("request_timeout", service.marks["service"])
+    return f"raise {whose}request_timeout to {seconds}s ({mark})"
+
+
+def lower_timeout(timeout: Timeout, env: Environment, target_ms: int) -> str:
+    """How to bring `timeout` down to `target_ms`, as a user edits it; '' when impossible."""
+    if target_ms < 1 or target_ms >= timeout.ms:
+        return ""
+    by = format_duration(timeout.ms - target_ms)
+    text = f"lower {timeout.ref} by {by} to {format_duration(target_ms)}"
+    if timeout.fixed:
+        return f"{text} ({_pinned(timeout)})"
+    factor = _factor(env)
+    if factor == 1 and not timeout.capped:
+        return text
+    base_ms = math.floor(target_ms / factor)  # the largest base whose ceil(base * factor) fits
+    if base_ms < 1:
+        return ""
+    base = timeout.operands[0]
+    return (
+        f"{text} (a base of at most {format_duration(base_ms)} at "
+        f"x{format_factor(factor)}, {base.mark})"
+    )
+
+
+def raise_timeout(timeout: Timeout, env: Environment, target_ms: int) -> str:
+    """How to bring `timeout` up to `target_ms`, as a user edits it (caps included)."""
+    target = format_duration(target_ms)
+    first = ""
+    if env.max_timeout_ms is not None and target_ms > env.max_timeout_ms:
+        assert env.max_timeout is not None
+        why = "no pin may exceed it" if timeout.fixed else f"it caps {timeout.ref}"
+        first = f"raise max_timeout ({why}) to {target} ({env.max_timeout.mark})"
+        if not timeout.fixed and math.ceil(timeout.exact_ms) >= target_ms:
+            return first
+        first += " and "
+    text = f"{first}raise {timeout.ref}"
+    if not timeout.capped:
+        text += f" by {format_duration(target_ms - timeout.ms)}"
+    text += f" to {target}"
+    if timeout.fixed:
+        return f"{text} ({_pinned(timeout)})"
+    factor = _factor(env)
+    if factor == 1:
+        return text
+    base_ms = math.ceil(target_ms / factor)  # the smallest base whose ceil(base * factor) fits
+    base = timeout.operands[0]
+    return (
+        f"{text} (a base of at least {format_duration(base_ms)} at "
+        f"x{format_factor(factor)}, {base.mark})"
+    )
+
+
+def _hint(*options: str) -> str:
+    return ", or ".join(o for o in options if o)
+
+
+# --- budget.dependency -----------------------------------------------------------------
+
+
+def dependency_below_request(profile: Profile, service: Service) -> Iterator[RuleResult]:
+    """Every timeout outside the startup chain is strictly below `request_timeout`."""
+    in_startup = {t.ref for t in service.startup}
+    limit = service.request_timeout_ms
+    for timeout in service.timeouts:
+        if timeout.ref in in_startup:
+            continue
+        terms = (term(timeout), request_timeout_term(service))
+        if timeout.ms < limit:
+            yield RuleResult(
+                "budget.dependency",
+                timeout.ref,
+                "ok",
+                timeout.ms,
+                limit,
+                terms,
+                timeout.mark,
+                strict=True,
+            )
+            continue
+        yield RuleResult(
+            "budget.dependency",
+            timeout.ref,
+            "broken",
+            timeout.ms,
+            limit,
+            terms,
+            timeout.mark,
+            f"{term(timeout)} is not below {request_timeout_term(service)}: "
+            "Cloud Run ends the request before this timeout can fire",
+            _hint(
+                lower_timeout(timeout, profile.environment, limit - 1),
+                raise_request_timeout(service, timeout.ms + 1),
+            ),
+            strict=True,
+        )
+
+
+# --- budget.request-path ---------------------------------------------------------------
+
+
+def _fewer_retries(cost: PathCost, over_ms: int) -> list[str]:
+    """`lower auth.retries to 1 (mark)` for each retried dependency that alone can fix it."""
+    options = []
+    seen: set[str] = set()
+    for _, dependency, _ in cost.parts:
+        if dependency.retries == 0 or dependency.name in seen:
+            continue
+        seen.add(dependency.name)
+        per_retry = sum(t.ms + d.backoff_ms for t, d, _ in cost.parts if d is dependency)
+        fewer = -(-over_ms // per_retry)
+        if fewer <= dependency.retries:
+            mark = dependency.marks.get("retries")
+            where = f" ({mark})" if mark else ""
+            options.append(
+                f"lower {dependency.name}.retries to {dependency.retries - fewer}{where}"
+            )
+    return options
+
+
+def request_path(profile: Profile, service: Service) -> Iterator[RuleResult]:
+    """Each request path's summed worst case is at most `request_timeout`."""
+    limit = service.request_timeout_ms
+    for cost in path_costs(service):
+        subject = f"request path {cost.name}"
+        mark = service.marks.get(f"request_paths.{cost.name}", service.marks["service"])
+        if cost.used_ms <= limit:
+            yield RuleResult(
+                "budget.request-path", subject, "ok", cost.used_ms, limit, cost.terms, mark
+            )
+            continue
+        over = cost.used_ms - limit
+        largest, dependency, _ = max(cost.parts, key=lambda part: part[2])
+        shorter = largest.ms - -(-over // (dependency.retries + 1))
+        yield RuleResult(
+            "budget.request-path",
+            subject,
+            "broken",
+            cost.used_ms,
+            limit,
+            cost.terms,
+            mark,
+            f"request path '{cost.name}' may wait {format_duration(cost.used_ms)} in the worst "
+            f"case, {format_duration(over)} more than {request_timeout_term(service)}: "
+            + " + ".join(cost.terms),
+            _hint(
+                *_fewer_retries(cost, over),
+                lower_timeout(largest, profile.environment, shorter),
+                raise_request_timeout(service, cost.used_ms),
+            ),
+        )
+
+
+# --- budget.callee ---------------------------------------------------------------------
+
+
+def callee(profile: Profile, service: Service) -> Iterator[RuleResult]:
+    """A caller waits at least as long as its callee's longest path, at most its request."""
+    services = {s.name: s for s in profile.services}
+    for dependency in service.dependencies:
+        if dependency.service is None or dependency.service not in services:
+            continue
+        target = services[dependency.service]
+        mark = dependency.marks.get("service", service.marks["service"])
+        costs = path_costs(target)
+        longest = max(costs, key=lambda c: c.used_ms) if costs else None
+        for timeout in dependency.timeouts:
+            if longest is not None:
+                yield _covers_callee_path(profile, timeout, target, longest, mark)
+            yield _within_callee_request(profile, timeout, target, mark)
+
+
+def _covers_callee_path(
+    profile: Profile, timeout: Timeout, target: Service, longest: PathCost, mark: Mark
+) -> RuleResult:
+    """The caller's timeout lets the callee's longest request path finish."""
+    subject = f"{timeout.ref} covers {target.name}"
+    terms = (term(timeout), *(f"{target.name} {t}" for t in longest.terms))
+    used, limit = longest.used_ms, timeout.ms
+    if used <= limit:
+        return RuleResult("budget.callee", subject, "ok", used, limit, terms, mark)
+    over = format_duration(used - limit)
+    return RuleResult(
+        "budget.callee",
+        subject,
+        "broken",
+        used,
+        limit,
+        terms,
+        mark,
+        f"{term(timeout)} gives up {over} before {target.name}'s request path "
+        f"'{longest.name}' can finish (worst case {format_duration(used)}: "
+        + " + ".join(longest.terms)
+        + ")",
+        _hint(
+            raise_timeout(timeout, profile.environment, used),
+            f"shorten {target.name}'s request path '{longest.name}' by {over}",
+        ),
+    )
+
+
+def _within_callee_request(
+    profile: Profile, timeout: Timeout, target: Service, mark: Mark
+) -> RuleResult:
+    """The caller's timeout does not outlast the callee's request timeout."""
+    subject = f"{timeout.ref} within {target.name} request_timeout"
+    terms = (term(timeout), f"{target.name} {request_timeout_term(target)}")
+    used, limit = timeout.ms, target.request_timeout_ms
+    if used <= limit:
+        return RuleResult("budget.callee", subject, "ok", used, limit, terms, mark)
+    return RuleResult(
+        "budget.callee",
+        subject,
+        "broken",
+        used,
+        limit,
+        terms,
+        mark,
+        f"{term(timeout)} waits {format_duration(used - limit)} longer than {target.name}'s "
+        f"{request_timeout_term(target)}: Cloud Run ends {target.name}'s request first",
+        _hint(
+            lower_timeout(timeout, profile.environment, limit),
+            raise_request_timeout(target, used, f"{target.name}'s "),
+        ),
+    )
+
+
 RULES: dict[str, Rule] = {
+    "budget.dependency": dependency_below_request,
+    "budget.request-path": request_path,
     "budget.startup-total": startup_total,
     "budget.startup-probe": startup_probe,
+    "budget.callee": callee,
 }
 
 

@@ -149,6 +149,10 @@ class _Resolver:
             return None
         marks = {key: self.merged.mark((*root, key)) for key in data}
         marks["service"] = self.merged.key_mark(root)
+        for path_name in paths:
+            marks[f"request_paths.{path_name}"] = self.merged.key_mark(
+                (*root, "request_paths", path_name)
+            )
         return Service(
             name=name,
             cloud_run_name=cloud_run_name,
