@@ -25,7 +25,8 @@ def parse_duration_ms(text: str) -> int:
             f"invalid duration '{text}': expected a number and a unit (ms, s, m or h), "
             "e.g. 250ms, 1.5s, 2m"
         )
-    exact = Fraction(match["number"]) * UNIT_MS[match["unit"]]
+    # Through Decimal: Fraction(str) goes through int(str), which refuses over 4300 digits.
+    exact = Fraction(Decimal(match["number"])) * UNIT_MS[match["unit"]]
     if exact == 0:
         raise DurationError(f"invalid duration '{text}': must be greater than zero")
     if exact.denominator != 1:

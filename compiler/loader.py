@@ -253,7 +253,7 @@ class _Composer:
             return {}, path
         if kind is yaml.SequenceStartEvent:
             return [], path
-        if not event.style and event.implicit[0]:
+        if not event.style and event.implicit[0] and event.tag is None:  # `! 8080` is a str
             return resolve_plain(event.value), path
         return event.value, path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -332,4 +333,6 @@ def _get(data: Any, path: tuple[Any, ...]) -> Any:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, Decimal):  # str() would give '1E-7' for 0.0000001, '1E+1' for 1e1
+        return format(value, "f")
     return value if isinstance(value, str) else str(value)
