@@ -1,7 +1,163 @@
-"""Commands for reviewers: diff, explain, show."""
+"""Commands for reviewers: diff, explain, show.
+
+Only click and the shared options are imported here; each command imports what it needs
+when it runs, so that `timeoutc --help` stays fast.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 
-COMMANDS: list[click.Command] = []
+from compiler.options import root_option
+
+F = TypeVar("F", bound=Callable[..., int])
+
+
+def _reports_errors(command: F) -> F:
+    """`compiler.cli.reports_errors`, looked up when the command runs (no import cycle)."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        from compiler.cli import reports_errors
+
+        return reports_errors(command)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _root(root: Path | None) -> Path:
+    from compiler.cli import resolve_root
+
+    return resolve_root(root)
+
+
+def wants_color(isatty: bool, environ: dict[str, str] | os._Environ[str]) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set to anything (https://no-color.org)."""
+    return isatty and not environ.get("NO_COLOR")
+
+
+@click.command()
+@click.option(
+    "--base",
+    metavar="REF",
+    default=None,
+    help="The git revision to compare with (default: the merge-base with the upstream "
+    "branch, else HEAD).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for a PR comment or job summary, json for machines.",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when any resolved value changed.")
+@root_option
+@_reports_errors
+def diff(base: str | None, fmt: str, exit_code: bool, root: Path | None) -> int:
+    """Resolved values at a git revision vs the working tree, with exact % changes.
+
+    Exit 0, or 1 with --exit-code when anything changed; 2 for a bad revision or
+    invalid profiles on either side (errors at the revision read REV:path:line:col).
+    """
+    import sys
+
+    from compiler.diff_report import render_json, render_markdown, render_text
+    from compiler.diffing import compare
+    from compiler.pipeline import compile_repository
+    from compiler.snapshot import compile_revision, resolve_revision
+
+    repo = _root(root)
+    revision = resolve_revision(repo, base)
+    before = compile_revision(repo, revision)
+    after = compile_repository(repo, render=False).profiles
+    changes = compare(before, after)
+    if fmt == "json":
+        text = render_json(changes, revision.label, revision.commit)
+        color = False
+    elif fmt == "markdown":
+        text = render_markdown(changes, revision.short)
+        color = False
+    else:
+        color = wants_color(sys.stdout.isatty(), os.environ)
+        text = render_text(changes, revision.short, color=color)
+    click.echo(text, nl=False, color=color)
+    return 1 if exit_code and changes.changed else 0
+
+
+COMMANDS: list[click.Command] = [diff]
+
+
+@click.command()
+@click.argument("environment")
+@click.argument("service")
+@click.argument("timeout", metavar="[DEP.TIMEOUT]", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines.",
+)
+@root_option
+@_reports_errors
+def explain(
+    environment: str, service: str, timeout: str | None, fmt: str, root: Path | None
+) -> int:
+    """Show where each resolved value of a service comes from, step by step.
+
+    Every operand with its path:line:col; the startup chain, total and budget; the Cloud
+    Run settings; each budget rule with its margin, and rules switched off with allow.
+    Exit 0, or 2 for an unknown environment, service or timeout.
+    """
+    import json
+
+    from compiler.explain import explanation, find_service, load, render_text
+
+    profile, merged = load(_root(root), environment)
+    document = explanation(profile, merged, find_service(profile, service), timeout)
+    if fmt == "json":
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_text(document), nl=False)
+    return 0
+
+
+@click.command()
+@click.argument("environment")
+@click.argument("service", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="yaml for people, json for machines (jq).",
+)
+@root_option
+@_reports_errors
+def show(environment: str, service: str | None, fmt: str, root: Path | None) -> int:
+    """Print the merged, resolved profile of ENVIRONMENT (durations in seconds).
+
+    Like `helmfile values`: factors, platform and every service (or only SERVICE) with
+    its resolved timeouts. Exit 0, or 2 for an unknown environment or service.
+    """
+    from compiler.explain import find_service, load
+    from compiler.show import as_json, as_yaml, profile_doc
+
+    profile, _ = load(_root(root), environment)
+    services = (find_service(profile, service),) if service else profile.services
+    document = profile_doc(profile, services)
+    click.echo(as_json(document) if fmt == "json" else as_yaml(document), nl=False)
+    return 0
+
+
+COMMANDS.extend([explain, show])

@@ -1,0 +1,405 @@
+"""Where every resolved number of one service comes from, step by step, with its place.
+
+`explanation` builds one JSON-ready document (the json format prints it as is);
+`render_text` walks the same document for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from compiler.budgets import RuleResult, evaluate_service
+from compiler.diagnostics import Diagnostic, Mark, UsageError, did_you_mean
+from compiler.durations import format_duration, format_factor, format_seconds
+from compiler.merge import MergedProfile, extends_chain, is_abstract, merge_chain
+from compiler.model import Operand, Profile, Service, Timeout
+from compiler.resolve import resolve_profile
+
+Doc = dict[str, Any]
+
+
+def load(root: Path, environment: str) -> tuple[Profile, MergedProfile]:
+    """The resolved profile `environment` and its merged form (for marks); budgets unchecked.
+
+    Only its extends chain is resolved, so a broken budget here, or an error in another
+    profile's values, does not stop the explanation.
+    """
+    from compiler.pipeline import PROFILES_DIR, load_profiles
+
+    documents = load_profiles(root)
+    concrete = sorted(name for name, doc in documents.items() if not is_abstract(doc))
+    if environment not in documents:
+        raise UsageError(
+            [
+                Diagnostic(
+                    Mark(PROFILES_DIR),
+                    f"unknown environment '{environment}'",
+                    did_you_mean(environment, concrete)
+                    or f"environments: {', '.join(concrete) or 'none'}",
+                )
+            ]
+        )
+    if is_abstract(documents[environment]):
+        raise UsageError(
+            [
+                Diagnostic(
+                    Mark(documents[environment].path),
+                    f"profile '{environment}' is abstract: it resolves to nothing",
+                    f"name an environment that extends it: {', '.join(concrete) or 'none'}",
+                )
+            ]
+        )
+    merged = merge_chain(extends_chain(environment, documents), documents)
+    return resolve_profile(merged), merged
+
+
+def find_service(profile: Profile, name: str) -> Service:
+    """The service `name` of `profile`, or a usage error with a did-you-mean."""
+    for service in profile.services:
+        if service.name == name:
+            return service
+    names = [s.name for s in profile.services]
+    raise UsageError(
+        [
+            Diagnostic(
+                Mark(profile.path),
+                f"no service '{name}' in environment '{profile.name}'",
+                did_you_mean(name, names) or f"services: {', '.join(names)}",
+            )
+        ]
+    )
+
+
+def find_timeout(service: Service, ref: str) -> Timeout:
+    """The timeout `dependency.timeout` of `service`, or a usage error with a did-you-mean."""
+    refs = {t.ref: t for t in service.timeouts}
+    if ref in refs:
+        return refs[ref]
+    raise UsageError(
+        [
+            Diagnostic(
+                service.marks["service"],
+                f"no timeout '{ref}' in service '{service.name}'",
+                did_you_mean(ref, refs) or f"timeouts: {', '.join(refs)}",
+            )
+        ]
+    )
+
+
+def _set_by(mark: Mark | None) -> str | None:
+    """The profile whose file holds `mark`: `profiles/base.yaml` -> `base`."""
+    return PurePosixPath(mark.path).stem if mark else None
+
+
+def _place(mark: Mark | None) -> Doc:
+    return {"at": str(mark) if mark else None, "set_by": _set_by(mark)}
+
+
+def _operand(operand: Operand, **extra: Any) -> Doc:
+    return {"step": operand.role, "text": operand.text, **extra, **_place(operand.mark)}
+
+
+def _exact_ms(value: Fraction) -> str:
+    """An exact product in milliseconds as a decimal: `256.41`, `6160`."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    places = 0
+    while (value * 10**places).denominator != 1 and places < 30:
+        places += 1
+    if (value * 10**places).denominator != 1:
+        return str(value)
+    whole, fraction = divmod(int(value * 10**places), 10**places)
+    return f"{whole}.{fraction:0{places}d}".rstrip("0")
+
+
+def timeout_steps(timeout: Timeout) -> list[Doc]:
+    """The arithmetic of one timeout, one step per operand and operation."""
+    first, *rest = timeout.operands
+    if timeout.fixed:
+        return [_operand(first, ms=timeout.ms, note="pinned: not scaled")]
+    steps = [_operand(first, ms=timeout.base_ms)]
+    steps += [_operand(op) for op in rest if op.role != "max_timeout"]
+    factors = " x ".join(op.text for op in rest if op.role != "max_timeout")
+    exact = _exact_ms(timeout.exact_ms)
+    steps.append(
+        {"step": "product", "text": f"{timeout.base_ms} ms x {factors} = {exact} ms exactly"}
+    )
+    ceiled = -(-timeout.exact_ms.numerator // timeout.exact_ms.denominator)
+    whole = timeout.exact_ms.denominator == 1
+    steps.append(
+        {
+            "step": "ceil",
+            "ms": ceiled,
+            "text": f"{ceiled} ms (already whole)" if whole else f"{exact} ms -> {ceiled} ms",
+        }
+    )
+    for op in rest:
+        if op.role == "max_timeout":
+            steps.append(
+                _operand(op, note=f"capped: {format_duration(ceiled)} is above max_timeout")
+            )
+    return steps
+
+
+def timeout_doc(service: Service, timeout: Timeout) -> Doc:
+    """One resolved timeout: value, kind, where it was declared, the steps, where it is used."""
+    kind = "fixed" if timeout.fixed else "capped" if timeout.capped else "scaled"
+    used_in = [
+        f"startup chain, phase {i} of {len(service.startup)}"
+        for i, t in enumerate(service.startup, 1)
+        if t.ref == timeout.ref
+    ]
+    used_in += [
+        f"request path {name}"
+        for name, chain in service.request_paths.items()
+        if timeout.ref in {t.ref for t in chain}
+    ]
+    return {
+        "timeout": timeout.ref,
+        "ms": timeout.ms,
+        "seconds": timeout.seconds,
+        "env_var": timeout.env_name,
+        "kind": kind,
+        **_place(timeout.mark),
+        "steps": timeout_steps(timeout),
+        "used_in": used_in,
+    }
+
+
+def _value_mark(merged: MergedProfile, path: tuple[str, ...]) -> Mark | None:
+    data: Any = merged.data
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return merged.mark(path)
+
+
+def startup_doc(profile: Profile, service: Service, merged: MergedProfile) -> Doc:
+    """The startup chain with offsets, its total, the buffer, the budget and the cap."""
+    phases, offset = [], 0
+    for timeout in service.startup:
+        phases.append({"timeout": timeout.ref, "ms": timeout.ms, "starts_at_ms": offset})
+        offset += timeout.ms
+    env = profile.environment
+    return {
+        "phases": phases,
+        **_place(service.marks.get("startup")),
+        "total_ms": service.startup_total_ms,
+        "cold_start_buffer_ms": service.cold_start_buffer_ms,
+        "cold_start_buffer_at": _str(_value_mark(merged, ("platform", "cold_start_buffer"))),
+        "budget_ms": service.startup_budget_ms,
+        "max_total_timeout_ms": env.max_total_timeout_ms,
+        "max_total_timeout_at": _str(env.max_total_timeout.mark if env.max_total_timeout else None),
+    }
+
+
+def _str(mark: Mark | None) -> str | None:
+    return str(mark) if mark else None
+
+
+def cloud_run_doc(profile: Profile, service: Service, merged: MergedProfile) -> Doc:
+    """The settings of service.yaml that come from the resolved values."""
+    probe = service.startup_probe
+    return {
+        "service_name": service.cloud_run_name,
+        "service_name_template_at": _str(_value_mark(merged, ("platform", "service_name"))),
+        "timeout_seconds": service.request_timeout_s,
+        "request_timeout_at": _str(service.marks.get("request_timeout")),
+        "startup_probe": {
+            "timeout_seconds": probe.timeout_s,
+            "period_seconds": probe.period_s,
+            "failure_threshold": probe.failure_threshold,
+            "window_seconds": probe.window_s,
+            "covers_budget_ms": service.startup_budget_ms,
+        },
+        "min_instances": profile.platform.min_instances,
+        "min_instances_at": _str(_value_mark(merged, ("platform", "min_instances"))),
+        "max_instances": profile.platform.max_instances,
+    }
+
+
+def _rule_doc(result: RuleResult) -> Doc:
+    return {
+        "rule": result.rule,
+        "subject": result.subject,
+        "status": result.status,
+        "used_ms": result.used_ms,
+        "limit_ms": result.limit_ms,
+        "margin_ms": result.margin_ms,
+        "terms": list(result.terms),
+        "at": str(result.mark),
+        "reason": result.reason or None,
+    }
+
+
+def budgets_doc(profile: Profile, service: Service, merged: MergedProfile, only: str | None) -> Doc:
+    """Every rule result (those naming `only`, when given) and every `allow` with its reason."""
+    results = evaluate_service(profile, service)
+    if only is not None:
+        results = tuple(
+            r
+            for r in results
+            if r.subject == only or any(t.startswith(f"{only} ") for t in r.terms)
+        )
+    allowed = [
+        {
+            "rule": rule,
+            "reason": reason,
+            "at": _str(_value_mark(merged, ("services", service.name, "allow", rule))),
+        }
+        for rule, reason in sorted(service.allow.items())
+    ]
+    return {"rules": [_rule_doc(r) for r in results], "allowed": allowed}
+
+
+def explanation(
+    profile: Profile, merged: MergedProfile, service: Service, ref: str | None = None
+) -> Doc:
+    """The whole explanation of `service` (or of one of its timeouts) as plain data."""
+    env = profile.environment
+    timeouts = [find_timeout(service, ref)] if ref else list(service.timeouts)
+    document: Doc = {
+        "environment": profile.name,
+        "profile": profile.path,
+        "extends": list(profile.chain),
+        "service": service.name,
+        "factors": {
+            "timeout_multiplier": format_factor(env.multiplier_value),
+            "timeout_multiplier_at": _str(env.multiplier.mark),
+            "safety_margin": format_factor(env.margin_value),
+            "safety_margin_at": _str(env.margin.mark),
+            "max_timeout_ms": env.max_timeout_ms,
+            "max_timeout_at": _str(env.max_timeout.mark if env.max_timeout else None),
+        },
+        "timeouts": [timeout_doc(service, t) for t in timeouts],
+    }
+    if ref is None:
+        document["startup"] = startup_doc(profile, service, merged)
+        document["cloud_run"] = cloud_run_doc(profile, service, merged)
+    document["budgets"] = budgets_doc(profile, service, merged, ref)
+    return document
+
+
+# --- text --------------------------------------------------------------------------------
+
+
+def _seconds(ms: int) -> str:
+    return ("-" if ms < 0 else "") + format_seconds(abs(ms)) + "s"
+
+
+def _where(at: str | None, set_by: str | None = None) -> str:
+    if at is None:
+        return "(default)"
+    return f"{at} (set by {set_by})" if set_by else at
+
+
+def _timeout_lines(doc: Doc) -> Iterator[str]:
+    yield f"  {doc['timeout']} = {doc['seconds']}s ({doc['kind']}), {doc['env_var']}"
+    labels = {
+        "base": "base",
+        "fixed": "fixed",
+        "timeout_multiplier": "x timeout_multiplier",
+        "safety_margin": "x safety_margin",
+        "max_timeout": "cap at max_timeout",
+    }
+    for step in doc["steps"]:
+        name = step["step"]
+        if name in ("product", "ceil"):
+            label = "= exact product" if name == "product" else "ceil"
+            yield f"    {label:<22} {step['text']}"
+            continue
+        place = _where(step["at"], step["set_by"])
+        note = f"; {step['note']}" if step.get("note") else ""
+        yield f"    {labels.get(name, name):<22} {step['text']:<8} {place}{note}"
+    yield f"    {'= ' + str(doc['ms']) + ' ms':<22} {doc['seconds']}s"
+    if doc["used_in"]:
+        yield f"    used in: {'; '.join(doc['used_in'])}"
+
+
+def render_text(doc: Doc) -> str:
+    """The explanation for people: one block per section, every operand with its place."""
+    factors = doc["factors"]
+    chain = " -> ".join(doc["extends"])
+    lines = [
+        f"{doc['environment']} / {doc['service']}  ({doc['profile']}; extends: {chain})",
+        f"  timeout_multiplier {factors['timeout_multiplier']} "
+        f"{_where(factors['timeout_multiplier_at'])}, "
+        f"safety_margin {factors['safety_margin']} {_where(factors['safety_margin_at'])}",
+        "",
+        "timeouts",
+    ]
+    for timeout in doc["timeouts"]:
+        lines += [*_timeout_lines(timeout), ""]
+    if "startup" in doc:
+        lines += _startup_lines(doc["startup"])
+        lines += _cloud_run_lines(doc["cloud_run"])
+    lines += _budget_lines(doc["budgets"])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _startup_lines(startup: Doc) -> list[str]:
+    lines = [f"startup chain  {_where(startup['at'])}"]
+    for number, phase in enumerate(startup["phases"], 1):
+        lines.append(
+            f"  {number}. {phase['timeout']:<28} {_seconds(phase['ms']):>9}"
+            f"   from {_seconds(phase['starts_at_ms'])}"
+        )
+    lines.append(f"  {'startup total':<31} {_seconds(startup['total_ms']):>9}")
+    buffer = _seconds(startup["cold_start_buffer_ms"])
+    lines.append(
+        f"  {'+ cold_start_buffer':<31} {buffer:>9}   {_where(startup['cold_start_buffer_at'])}"
+    )
+    lines.append(f"  {'= startup budget':<31} {_seconds(startup['budget_ms']):>9}")
+    if startup["max_total_timeout_ms"] is not None:
+        cap = _seconds(startup["max_total_timeout_ms"])
+        margin = _seconds(startup["max_total_timeout_ms"] - startup["total_ms"])
+        lines.append(
+            f"  {'max_total_timeout':<31} {cap:>9}   {startup['max_total_timeout_at']}; "
+            f"margin {margin}"
+        )
+    return [*lines, ""]
+
+
+def _cloud_run_lines(cloud_run: Doc) -> list[str]:
+    probe = cloud_run["startup_probe"]
+    minimum = cloud_run["min_instances"]
+    maximum = cloud_run["max_instances"]
+    return [
+        "Cloud Run",
+        f"  service name    {cloud_run['service_name']}   "
+        f"{_where(cloud_run['service_name_template_at'])}",
+        f"  timeoutSeconds  {cloud_run['timeout_seconds']}   "
+        f"request_timeout {_where(cloud_run['request_timeout_at'])}",
+        f"  startup probe   periodSeconds {probe['period_seconds']} x failureThreshold "
+        f"{probe['failure_threshold']} = {probe['window_seconds']}s window, covers the "
+        f"startup budget {_seconds(probe['covers_budget_ms'])} "
+        f"(timeoutSeconds {probe['timeout_seconds']})",
+        f"  min instances   {'unset' if minimum is None else minimum}   "
+        f"{_where(cloud_run['min_instances_at'])}",
+        f"  max instances   {'unset' if maximum is None else maximum}",
+        "",
+    ]
+
+
+def _budget_lines(budgets: Doc) -> list[str]:
+    lines = ["budget rules"]
+    if not budgets["rules"]:
+        lines.append("  (none apply)")
+    for rule in budgets["rules"]:
+        lines.append(
+            f"  {rule['status']:<7} {rule['rule']} ({rule['subject']}): "
+            f"{_seconds(rule['used_ms'])} of {_seconds(rule['limit_ms'])}, "
+            f"margin {_seconds(rule['margin_ms'])}"
+        )
+        if rule["reason"]:
+            lines.append(f'      allowed: "{rule["reason"]}"')
+        lines += [f"      {term}" for term in rule["terms"]]
+    if budgets["allowed"]:
+        lines += ["", "switched off with allow"]
+        for allowed in budgets["allowed"]:
+            lines.append(f'  {allowed["rule"]}: "{allowed["reason"]}"  {_where(allowed["at"])}')
+    return lines
