@@ -87,10 +87,15 @@ def main() -> None:
 @reports_errors
 def build(root: Path | None) -> int:
     """Validate, resolve, render and write out/ (exit 0 done, 2 invalid input)."""
+    build_repository(resolve_root(root))
+    return 0
+
+
+def build_repository(repo: Path) -> None:
+    """Compile `repo` and write its out/ (shared by build, set --build and init)."""
     from compiler.emit import compare, locked, read_out, remove_stale_temps, write
     from compiler.pipeline import compile_repository
 
-    repo = resolve_root(root)
     compilation = compile_repository(repo)
     with locked(repo):
         remove_stale_temps(repo)
@@ -104,7 +109,6 @@ def build(root: Path | None) -> int:
         f"{len(compilation.outputs) - written} unchanged",
         err=True,
     )
-    return 0
 
 
 @main.command()
