@@ -89,7 +89,9 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
     limit = cloudrun.PROBE_WINDOW_S * 1000
     terms = [term(t) for t in service.startup]
     if service.cold_start_buffer_ms:
-        terms.append(f"cold_start_buffer {format_duration(service.cold_start_buffer_ms)}")
+        buffer = f"cold_start_buffer {format_duration(service.cold_start_buffer_ms)}"
+        where = service.marks.get("cold_start_buffer")
+        terms.append(f"{buffer} ({where})" if where else buffer)
     mark = service.marks.get("startup", service.marks["service"])
     if used <= limit:
         yield RuleResult(
@@ -221,7 +223,8 @@ def raise_timeout(timeout: Timeout, env: Environment, target_ms: int) -> str:
     factor = _factor(env)
     if factor == 1:
         return text
-    base_ms = math.ceil(target_ms / factor)  # the smallest base whose ceil(base * factor) fits
+    # the smallest base whose ceil(base * factor) reaches the target: base * factor > target - 1
+    base_ms = math.floor((target_ms - 1) / factor) + 1
     base = timeout.operands[0]
     return (
         f"{text} (a base of at least {format_duration(base_ms)} at "

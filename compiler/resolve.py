@@ -154,6 +154,8 @@ class _Resolver:
             marks[f"request_paths.{path_name}"] = self.merged.key_mark(
                 (*root, "request_paths", path_name)
             )
+        if buffer_ms:
+            marks["cold_start_buffer"] = self.merged.mark(("platform", "cold_start_buffer"))
         return Service(
             name=name,
             cloud_run_name=cloud_run_name,
