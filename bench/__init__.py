@@ -1,0 +1,1 @@
+"""The benchmark: synthetic config repositories, the plain-Python floor, and the timed runner."""

@@ -1,0 +1,328 @@
+"""The floor: the least any Python implementation of `timeoutc build` must do.
+
+Reads the profiles with PyYAML's C loader, merges `extends` chains, does the timeout
+arithmetic in integers and writes byte-identical outputs of the four shipped templates
+with string formatting. No schema, no budget rules, no templates engine, no read-back,
+no atomic writes: a baseline, not a compiler. It handles the profile features the
+benchmark's generator and the shipped repository use.
+
+    python -m bench.floor ROOT [--out DIR] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+PROBE_PERIOD_S = 5
+STARTUP_TOTAL = "STARTUP_TOTAL_TIMEOUT_S"
+Ratio = tuple[int, int]
+
+
+def q(value: object) -> str:
+    """The compiler's `yaml_str` / `py_str` filter."""
+    return json.dumps(str(value), ensure_ascii=True)
+
+
+def duration_ms(text: str) -> int:
+    """`'1.5s'` -> 1500, in integers."""
+    unit = "ms" if text.endswith("ms") else text[-1]
+    number = text[: -len(unit)]
+    whole, _, fraction = number.partition(".")
+    return int(whole + fraction) * UNIT_MS[unit] // int(10 ** len(fraction))
+
+
+def factor(value: object) -> Ratio:
+    """A factor as numerator and denominator, from its decimal text."""
+    text = str(value)
+    whole, _, fraction = text.partition(".")
+    return int(whole + fraction), int(10 ** len(fraction))
+
+
+def seconds(ms: int) -> str:
+    """3000 -> '3.0', 1155 -> '1.155'."""
+    whole, fraction = divmod(ms, 1000)
+    return f"{whole}.{f'{fraction:03d}'.rstrip('0') or '0'}"
+
+
+def merge(target: dict[str, Any], layer: dict[str, Any]) -> None:
+    """Mappings key by key, the layer winning; everything else replaced whole."""
+    for key, value in layer.items():
+        old = target.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            merge(old, value)
+        else:
+            target[key] = _copy(value)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def load(root: Path) -> dict[str, dict[str, Any]]:
+    """Every profile by name, read with the C loader."""
+    documents = {}
+    for path in sorted((root / "profiles").glob("*.yaml")):
+        with path.open("rb") as stream:
+            documents[path.stem] = yaml.load(stream, Loader=yaml.CSafeLoader)
+    return documents
+
+
+def merged(name: str, documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The profile `name` after merging its `extends` chain."""
+    chain = [name]
+    while "extends" in documents[chain[-1]]:
+        chain.append(documents[chain[-1]]["extends"])
+    data: dict[str, Any] = {}
+    for link in reversed(chain):
+        merge(data, {k: v for k, v in documents[link].items() if k not in ("abstract", "extends")})
+    return data
+
+
+def resolve_timeouts(
+    service: dict[str, Any], env: dict[str, Any]
+) -> tuple[dict[str, int], list[tuple[str, list[str]]]]:
+    """ms by `dep.timeout`, and each dependency with its timeout names."""
+    mult = factor(env.get("timeout_multiplier", 1))
+    margin = factor(env.get("safety_margin", 1))
+    numerator, denominator = mult[0] * margin[0], mult[1] * margin[1]
+    cap = env.get("max_timeout")
+    cap_ms = duration_ms(cap) if cap else None
+    resolved: dict[str, int] = {}
+    dependencies = []
+    for dep_name, dep in service.get("dependencies", {}).items():
+        names = []
+        for name, value in dep.get("timeouts", {}).items():
+            if isinstance(value, dict):
+                ms = duration_ms(value["fixed"])
+            else:
+                ms = -(-duration_ms(value) * numerator // denominator)
+                if cap_ms is not None and ms > cap_ms:
+                    ms = cap_ms
+            resolved[f"{dep_name}.{name}"] = ms
+            names.append(name)
+        dependencies.append((dep_name, names))
+    return resolved, dependencies
+
+
+def class_name(dependency: str) -> str:
+    """`agent_supervisor` -> `AgentSupervisorTimeouts`."""
+    return "".join(part.capitalize() for part in dependency.split("_")) + "Timeouts"
+
+
+def service_yaml(ctx: dict[str, Any]) -> str:
+    """out/<env>/<service>/service.yaml."""
+    platform = ctx["platform"]
+    parts = [
+        f"apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n"
+        f"  name: {q(ctx['cloud_run_name'])}\n"
+    ]
+    if platform.get("project"):
+        parts.append(f"  namespace: {q(platform['project'])}\n")
+    if platform.get("region"):
+        parts.append(f"  labels:\n    cloud.googleapis.com/location: {q(platform['region'])}\n")
+    parts.append("spec:\n  template:\n")
+    low, high = platform.get("min_instances"), platform.get("max_instances")
+    if low is not None or high is not None:
+        parts.append("    metadata:\n      annotations:\n")
+        if low is not None:
+            parts.append(f"        autoscaling.knative.dev/minScale: {q(low)}\n")
+        if high is not None:
+            parts.append(f"        autoscaling.knative.dev/maxScale: {q(high)}\n")
+    port = ctx["port"]
+    parts.append(
+        f"    spec:\n      timeoutSeconds: {ctx['request_timeout_s']}\n      containers:\n"
+        f"        - image: {q(ctx['image'])}\n          ports:\n"
+        f"            - containerPort: {port}\n          env:\n"
+    )
+    for name, value in ctx["env"]:
+        parts.append(f"            - name: {q(name)}\n              value: {q(value)}\n")
+    parts.append(
+        f"          startupProbe:\n            httpGet:\n"
+        f"              path: {q(ctx['health']['startup'])}\n              port: {port}\n"
+        f"            timeoutSeconds: 3\n            periodSeconds: {PROBE_PERIOD_S}\n"
+        f"            failureThreshold: {ctx['threshold']}\n"
+        f"          livenessProbe:\n            httpGet:\n"
+        f"              path: {q(ctx['health']['liveness'])}\n              port: {port}\n"
+        "            timeoutSeconds: 3\n            periodSeconds: 10\n"
+        "            failureThreshold: 3\n"
+    )
+    return "".join(parts)
+
+
+def env_yaml(ctx: dict[str, Any]) -> str:
+    """out/<env>/<service>/env.yaml."""
+    return "".join(f"{name}: {q(value)}\n" for name, value in ctx["env"])
+
+
+def env_file(ctx: dict[str, Any]) -> str:
+    """out/<env>/<service>/timeouts.env."""
+    return "".join(f"{name}={value}\n" for name, value in ctx["env"])
+
+
+PY_HEAD = '''"""Timeouts of {service} in {environment}, in seconds, fixed at build time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+ENVIRONMENT: Final[str] = {q_environment}
+SERVICE: Final[str] = {q_service}
+CLOUD_RUN_SERVICE: Final[str] = {q_cloud_run}
+
+'''
+PY_TAIL = '''
+
+def verify_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Raise RuntimeError when Cloud Run runs this module as another service."""
+    env = os.environ if environ is None else environ
+    actual = env.get("K_SERVICE")
+    if actual is not None and actual != CLOUD_RUN_SERVICE:
+        raise RuntimeError(
+            f"timeouts.py was built for Cloud Run service {CLOUD_RUN_SERVICE!r} "
+            f"({ENVIRONMENT}), but K_SERVICE is {actual!r}"
+        )
+'''
+DATACLASS = "\n\n@dataclass(frozen=True, slots=True)\nclass "
+
+
+def timeouts_py(ctx: dict[str, Any]) -> str:
+    """out/<env>/<service>/timeouts.py."""
+    parts = [
+        PY_HEAD.format(
+            service=ctx["service"],
+            environment=ctx["environment"],
+            q_environment=q(ctx["environment"]),
+            q_service=q(ctx["service"]),
+            q_cloud_run=q(ctx["cloud_run_name"]),
+        )
+    ]
+    parts += [f"{name}: Final[float] = {value}\n" for name, value in ctx["env"]]
+    dependencies = ctx["dependencies"]
+    for dep, names in dependencies:
+        doc = f'    """Timeouts of the {dep} dependency, in seconds."""\n'
+        parts.append(f"{DATACLASS}{class_name(dep)}:\n{doc}")
+        if names:
+            parts.append("\n" + "".join(f"    {name}: float\n" for name in names))
+    parts.append(f'{DATACLASS}Timeouts:\n    """Every dependency\'s timeouts, in seconds."""\n')
+    if dependencies:
+        parts.append("\n" + "".join(f"    {d}: {class_name(d)}\n" for d, _ in dependencies))
+    parts.append("\n\nTIMEOUTS: Final[Timeouts] = Timeouts(\n")
+    for dep, names in dependencies:
+        parts.append(f"    {dep}={class_name(dep)}(\n")
+        for name in names:
+            parts.append(f"        {name}={f'{dep}_{name}_TIMEOUT_S'.upper()},\n")
+        parts.append("    ),\n")
+    parts.append(")\n")
+    parts.append(PY_TAIL)
+    return "".join(parts)
+
+
+OUTPUTS = {
+    "env.yaml": env_yaml,
+    "service.yaml": service_yaml,
+    "timeouts.env": env_file,
+    "timeouts.py": timeouts_py,
+}
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    """Every output file by relative path."""
+    documents = load(root)
+    files: dict[str, bytes] = {}
+    for environment, document in documents.items():
+        if document.get("abstract") is True:
+            continue
+        data = merged(environment, documents)
+        env = data.get("environment", {})
+        platform = data.get("platform", {})
+        template = platform.get("service_name", "{service}-{environment}")
+        buffer = platform.get("cold_start_buffer")
+        buffer_ms = duration_ms(buffer) if buffer else 0
+        header = f"# Code generated by timeoutc from profiles/{environment}.yaml. DO NOT EDIT.\n"
+        for service, spec in data["services"].items():
+            resolved, dependencies = resolve_timeouts(spec, env)
+            total = sum(resolved[ref] for ref in spec.get("startup", ()))
+            pairs = [
+                (f"{ref.replace('.', '_')}_TIMEOUT_S".upper(), ms) for ref, ms in resolved.items()
+            ]
+            pairs.append((STARTUP_TOTAL, total))
+            budget_s = -(-(total + buffer_ms) // 1000)
+            ctx = {
+                "environment": environment,
+                "service": service,
+                "cloud_run_name": template.replace("{service}", service).replace(
+                    "{environment}", environment
+                ),
+                "platform": platform,
+                "image": spec["image"],
+                "port": spec["port"],
+                "health": spec["health"],
+                "request_timeout_s": duration_ms(spec["request_timeout"]) // 1000,
+                "env": [(name, seconds(ms)) for name, ms in sorted(pairs)],
+                "dependencies": dependencies,
+                "threshold": max(1, -(-budget_s // PROBE_PERIOD_S)),
+            }
+            for output, render in OUTPUTS.items():
+                text = header + render(ctx)
+                files[f"out/{environment}/{service}/{output}"] = text.encode("utf-8")
+    return files
+
+
+def write(folder: Path, files: dict[str, bytes]) -> None:
+    """Write every file below `folder` (which holds out/ after)."""
+    made: set[str] = set()
+    for relative, content in files.items():
+        path = os.path.join(folder, relative)
+        parent = os.path.dirname(path)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        with open(path, "wb") as stream:
+            stream.write(content)
+
+
+def stale(folder: Path, files: dict[str, bytes]) -> list[str]:
+    """The files below `folder` that differ from `files` (missing ones included)."""
+    found = []
+    for relative, content in files.items():
+        try:
+            with open(os.path.join(folder, relative), "rb") as stream:
+                if stream.read() != content:
+                    found.append(relative)
+        except FileNotFoundError:
+            found.append(relative)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.floor ROOT [--out DIR] [--check]`."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--out", type=Path, help="write out/ below DIR (default: ROOT)")
+    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    args = parser.parse_args(argv)
+    files = outputs(args.root)
+    folder = args.out or args.root
+    if args.check:
+        return 1 if stale(folder, files) else 0
+    write(folder, files)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Synthetic config repositories for the benchmark: S services x E environments.
+
+The profiles use the real format and keep every budget rule with room to spare:
+an abstract `base` holds the services (five dependencies with two timeouts each,
+a startup chain, two request paths, a callee), `shared` extends it with the platform,
+and the concrete environments extend `shared` (or each other, `qa` -> `staging`),
+each overriding a few values. Schemas and templates are the repository's own.
+
+    python -m bench.generate DIR --services 1000 --environments 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+WORDS = ("api", "billing", "search", "orders", "ledger", "notify", "media", "profile")
+SCHEMA_HEADER = "# yaml-language-server: $schema=../schemas/profile.schema.json\n"
+# The benchmark edits this line of production.yaml (service 0) for the incremental build.
+TOGGLE_VALUES = ("query: 3.5s", "query: 3.6s")
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """One concrete environment: its parent, scaling, caps and platform."""
+
+    name: str
+    parent: str
+    multiplier: str
+    margin: str | None = None
+    max_timeout: str | None = None
+    max_total_timeout: str | None = None
+    min_instances: int | None = None
+    max_instances: int | None = None
+
+
+NAMED = (
+    EnvironmentSpec("production", "shared", "1", "1.2", None, "60s", 2, 100),
+    EnvironmentSpec("staging", "shared", "0.7", "1.1", "10s", "18s", 1),
+    EnvironmentSpec("development", "shared", "2", None, None, None, 0),
+    EnvironmentSpec("qa", "staging", "0.8", "1.1", None, None, 0, 5),
+)
+EXTRA_MULTIPLIERS = ("1.1", "0.9", "1.3")
+
+
+def service_name(index: int) -> str:
+    """`billing-0001`: distinct, valid and short enough for any environment name."""
+    return f"{WORDS[index % len(WORDS)]}-{index:04d}"
+
+
+def environment_specs(count: int) -> list[EnvironmentSpec]:
+    """The first `count` environments: the four named ones, then `env-05`, `env-06`..."""
+    specs = list(NAMED[:count])
+    for index in range(len(specs), count):
+        multiplier = EXTRA_MULTIPLIERS[index % len(EXTRA_MULTIPLIERS)]
+        specs.append(EnvironmentSpec(f"env-{index + 1:02d}", "shared", multiplier, "1.05"))
+    return specs
+
+
+def base_service(index: int, services: int) -> str:
+    """One service of the base profile, as written by hand."""
+    name = service_name(index)
+    query_ms = 3000 + (index % 7) * 100
+    request_timeout = (120, 180, 300)[index % 3]
+    callee = f"        service: {service_name((index + 1) % services)}\n" if services > 1 else ""
+    return (
+        f"  {name}:\n"
+        f"    image: us-docker.pkg.dev/bench/{name}/{name}:1.{index % 10}.{index % 7}\n"
+        f"    port: {8080 + index % 3}\n"
+        f"    request_timeout: {request_timeout}s\n"
+        "    health: {startup: /healthz, liveness: /livez}\n"
+        "    dependencies:\n"
+        "      database:\n"
+        f"        timeouts: {{connect: 2s, query: {query_ms}ms}}\n"
+        "        retries: 1\n"
+        "        backoff: 100ms\n"
+        "      cache:\n"
+        "        timeouts: {connect: 500ms, command: 250ms}\n"
+        "      queue:\n"
+        "        timeouts: {connect: 1s, publish: 1.5s}\n"
+        "      storage:\n"
+        f"        timeouts: {{connect: 1s, read: {3 + index % 2}s}}\n"
+        "      upstream:\n"
+        f"{callee}"
+        "        timeouts: {request: 20s, stream: 25s}\n"
+        "        retries: 1\n"
+        "        backoff: 200ms\n"
+        "    startup: [database.connect, cache.connect, queue.connect, storage.connect]\n"
+        "    request_paths:\n"
+        "      read: [cache.command, database.query]\n"
+        "      write: [queue.publish, storage.read]\n"
+    )
+
+
+def base_profile(services: int) -> str:
+    """The abstract base: every service, with its unscaled timeouts."""
+    body = "\n".join(base_service(index, services) for index in range(services))
+    return (
+        f"{SCHEMA_HEADER}#\n# Every service of the synthetic platform, unscaled.\n"
+        f"abstract: true\n\nservices:\n{body}"
+    )
+
+
+def shared_profile() -> str:
+    """The abstract middle of every chain: platform settings."""
+    return (
+        f"{SCHEMA_HEADER}#\n# Platform settings every environment shares.\n"
+        "abstract: true\nextends: base\n\n"
+        "platform:\n"
+        "  region: us-central1\n"
+        '  service_name: "{service}-{environment}"\n'
+        "  cold_start_buffer: 2s\n"
+    )
+
+
+def _overrides(spec: EnvironmentSpec, services: int) -> list[str]:
+    """A few per-environment values, so that environments differ beyond their factors."""
+    lines: list[str] = []
+    for index in range(services):
+        name = service_name(index)
+        if spec.name == "production" and index % 10 == 0:
+            query = TOGGLE_VALUES[0] if index == 0 else "query: 3400ms"
+            lines += [
+                f"  {name}:",
+                f"    image: us-docker.pkg.dev/bench/{name}/{name}:2.0.0",
+                "    dependencies:",
+                "      database:",
+                f"        timeouts: {{{query}}}",
+            ]
+        elif spec.name == "staging" and index % 10 == 5:
+            lines += [
+                f"  {name}:",
+                "    dependencies:",
+                "      database:",
+                "        timeouts: {connect: {fixed: 1s}}   # pinned: not scaled",
+            ]
+        elif spec.name == "qa" and index % 20 == 0:
+            lines += [f"  {name}:", "    dependencies:", "      cache:"]
+            lines.append("        timeouts: {command: 300ms}")
+    return lines
+
+
+def environment_profile(spec: EnvironmentSpec, services: int) -> str:
+    """A concrete environment extending its parent."""
+    lines = [f"# The {spec.name} environment.", f"extends: {spec.parent}", "", "environment:"]
+    lines.append(f"  timeout_multiplier: {spec.multiplier}")
+    if spec.margin:
+        lines.append(f"  safety_margin: {spec.margin}")
+    if spec.max_timeout:
+        lines.append(f"  max_timeout: {spec.max_timeout}")
+    if spec.max_total_timeout:
+        lines.append(f"  max_total_timeout: {spec.max_total_timeout}")
+    lines += ["", "platform:", f"  project: bench-{spec.name}"]
+    if spec.min_instances is not None:
+        lines.append(f"  min_instances: {spec.min_instances}")
+    if spec.max_instances is not None:
+        lines.append(f"  max_instances: {spec.max_instances}")
+    overrides = _overrides(spec, services)
+    if overrides:
+        lines += ["", "services:", *overrides]
+    return SCHEMA_HEADER + "\n".join(lines) + "\n"
+
+
+def generate(root: Path, services: int, environments: int) -> Path:
+    """Write a config repository at `root` (profiles, schemas, templates; no out/)."""
+    if services < 1 or environments < 1:
+        raise ValueError("services and environments must be at least 1")
+    profiles = root / "profiles"
+    if root.exists():
+        shutil.rmtree(root)
+    profiles.mkdir(parents=True)
+    for folder in ("schemas", "templates"):
+        shutil.copytree(PROJECT / folder, root / folder)
+    (profiles / "base.yaml").write_text(base_profile(services), encoding="utf-8")
+    (profiles / "shared.yaml").write_text(shared_profile(), encoding="utf-8")
+    for spec in environment_specs(environments):
+        text = environment_profile(spec, services)
+        (profiles / f"{spec.name}.yaml").write_text(text, encoding="utf-8")
+    return root
+
+
+def toggle(root: Path) -> None:
+    """Change one value of one service in production.yaml (back and forth on each call)."""
+    path = root / "profiles" / "production.yaml"
+    text = path.read_text(encoding="utf-8")
+    first, second = TOGGLE_VALUES
+    old, new = (first, second) if first in text else (second, first)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m bench.generate DIR --services S --environments E`."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--environments", type=int, default=4)
+    args = parser.parse_args(argv)
+    generate(args.root, args.services, args.environments)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""Time timeoutc against its floor and its libraries' import cost; print a markdown table.
+
+    python -m bench.run [--services 1000] [--environments 4] [--runs 7]
+
+Every command runs in its own process, round after round in a shuffled order
+(interleaved, so that a noisy neighbour slows all of them alike); the table gives the
+median wall time of each, its ratio to the baselines measured in the same rounds, and
+its peak resident memory (the child's own `ru_maxrss`, from `os.wait4`). The main
+repository is written to a tmpfs (/dev/shm) when there is one; a second, smaller
+set of rounds runs on disk, and a third at fewer services shows how time grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.generate import PROJECT, generate, toggle
+
+FLOOR = "floor: build"
+FLOOR_CHECK = "floor: check"
+CLICK = "import click"
+ALL_FIVE = "import the five libraries"
+BUILD = "build, cold (empty out/)"
+CHECK = "check, nothing changed"
+INCREMENTAL = "build, one value changed"
+NOOP = "build, nothing changed"
+VALIDATE = "validate"
+VALIDATE_SHIPPED = "validate, shipped profiles"
+HELP = "timeoutc --help"
+BASELINES = (FLOOR, CLICK, ALL_FIVE)
+MEMORY_LIMIT_MB = 300
+IMPORT_ALL = "import yaml, jinja2, jsonschema, click, ruamel.yaml"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One command to time, what it must exit with, and what to do (untimed) before it."""
+
+    name: str
+    argv: tuple[str, ...]
+    setup: Callable[[], None] | None = None
+    exit_code: int = 0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed run."""
+
+    seconds: float
+    peak_mb: float
+
+
+@dataclass
+class Results:
+    """The samples of every case, by name."""
+
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+
+    def median(self, name: str) -> float:
+        """Median wall time of `name`, in seconds."""
+        return statistics.median(s.seconds for s in self.samples[name])
+
+    def peak_mb(self, name: str) -> float:
+        """The largest peak resident memory of `name` over its runs."""
+        return max(s.peak_mb for s in self.samples[name])
+
+
+def timeoutc_command() -> tuple[str, ...]:
+    """The installed console script beside this interpreter, else `python -m compiler`."""
+    script = Path(sys.executable).parent / "timeoutc"
+    return (str(script),) if script.exists() else (sys.executable, "-m", "compiler")
+
+
+GNU_TIME = Path("/usr/bin/time")
+
+
+def measure(case: Case) -> Sample:
+    """Run `case` once in a child process: wall time and the command's own peak memory.
+
+    A child forked from this process starts with its memory counted in `ru_maxrss`, so
+    the command runs under GNU time (a small process) when there is one: its `%M` is the
+    command's own peak. Otherwise the child's `os.wait4` usage, an upper bound.
+    """
+    if case.setup is not None:
+        case.setup()
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        wrapper = (str(GNU_TIME), "-f", "%M", "-o", rss.name) if GNU_TIME.exists() else ()
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            (*wrapper, *case.argv),
+            cwd=PROJECT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        peak_kb = int(rss.read().split()[-1]) if wrapper else usage.ru_maxrss
+    if child.returncode != case.exit_code:
+        shown = subprocess.run(case.argv, cwd=PROJECT, capture_output=True, text=True, check=False)
+        raise SystemExit(
+            f"bench: {case.name}: exit {child.returncode}, expected {case.exit_code}: "
+            f"{' '.join(case.argv)}\n{shown.stderr[-2000:]}"
+        )
+    return Sample(elapsed, peak_kb / 1024)
+
+
+def run_rounds(cases: Sequence[Case], runs: int, seed: int, results: Results) -> Results:
+    """`runs` rounds of every case, each round in a fresh random order."""
+    shuffler = random.Random(seed)
+    for _ in range(runs):
+        order = list(cases)
+        shuffler.shuffle(order)
+        for case in order:
+            results.samples.setdefault(case.name, []).append(measure(case))
+    return results
+
+
+def _empty(folder: Path) -> Callable[[], None]:
+    def setup() -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return setup
+
+
+def _toggler(root: Path) -> Callable[[], None]:
+    return lambda: toggle(root)
+
+
+def repository_cases(root: Path, floor_dir: Path, *, full: bool) -> list[Case]:
+    """The timed commands on one generated repository (a subset unless `full`)."""
+    timeoutc = timeoutc_command()
+    python = sys.executable
+    cases = [
+        Case(
+            FLOOR,
+            (python, "-m", "bench.floor", str(root), "--out", str(floor_dir)),
+            _empty(floor_dir),
+        ),
+        Case(BUILD, (*timeoutc, "build", "--root", str(root)), _empty(root / "out")),
+        Case(CHECK, (*timeoutc, "check", "--root", str(root))),
+        Case(INCREMENTAL, (*timeoutc, "build", "--root", str(root)), _toggler(root)),
+    ]
+    if full:
+        cases += [
+            Case(FLOOR_CHECK, (python, "-m", "bench.floor", str(root), "--check")),
+            Case(NOOP, (*timeoutc, "build", "--root", str(root))),
+            Case(VALIDATE, (*timeoutc, "validate", "--root", str(root))),
+            Case(VALIDATE_SHIPPED, (*timeoutc, "validate", "--root", str(PROJECT))),
+            Case(HELP, (*timeoutc, "--help")),
+            Case(CLICK, (python, "-c", "import click")),
+            Case(ALL_FIVE, (python, "-c", IMPORT_ALL)),
+        ]
+    return cases
+
+
+def prepare(folder: Path, services: int, environments: int) -> tuple[Path, Path]:
+    """A generated repository with a current out/, and a folder for the floor's output.
+
+    The floor's check against timeoutc's out/ must pass: both write the same bytes.
+    """
+    root = generate(folder / f"repo-{services}x{environments}", services, environments)
+    floor_dir = folder / f"floor-{services}x{environments}"
+    measure(Case("first build", (*timeoutc_command(), "build", "--root", str(root))))
+    measure(
+        Case(
+            "floor and timeoutc write the same bytes",
+            (sys.executable, "-m", "bench.floor", str(root), "--check"),
+        )
+    )
+    return root, floor_dir
+
+
+def filesystem(path: Path) -> str:
+    """The type of the file system holding `path` (`tmpfs`, `ext4`...), from /proc/mounts."""
+    best, kind = "", "unknown"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    resolved = str(path.resolve())
+    for line in mounts:
+        fields = line.split()
+        inside = len(fields) > 2 and (resolved + "/").startswith(fields[1].rstrip("/") + "/")
+        if inside and len(fields[1]) >= len(best):
+            best, kind = fields[1], fields[2]
+    return kind
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x" if base else "-"
+
+
+def _target(name: str, results: Results) -> str:
+    """The issue's target for `name` and whether it holds."""
+    median = results.median
+    checks: dict[str, tuple[str, bool]] = {
+        BUILD: ("<= 3x floor", median(BUILD) <= 3 * median(FLOOR)),
+        CHECK: ("<= 2x floor", median(CHECK) <= 2 * median(FLOOR)),
+        INCREMENTAL: ("<= 1.2x check", median(INCREMENTAL) <= 1.2 * median(CHECK)),
+    }
+    if HELP in results.samples:
+        checks[HELP] = ("<= 2x import click", median(HELP) <= 2 * median(CLICK))
+        checks[VALIDATE_SHIPPED] = (
+            "< import the five",
+            median(VALIDATE_SHIPPED) < median(ALL_FIVE),
+        )
+    if name not in checks:
+        return ""
+    text, ok = checks[name]
+    return f"{text}: {'met' if ok else 'MISSED'}"
+
+
+def table(results: Results, *, full: bool) -> list[str]:
+    """The markdown table of one set of rounds."""
+    baselines = BASELINES if full else (FLOOR,)
+    head = ["command", "median", *(f"vs {b}" for b in baselines), "peak MB", "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in results.samples:
+        median = results.median(name)
+        ratios = [_ratio(median, results.median(b)) for b in baselines]
+        peak = results.peak_mb(name)
+        target = _target(name, results)
+        if peak >= MEMORY_LIMIT_MB:
+            target = f"{target}; peak memory over {MEMORY_LIMIT_MB} MB".lstrip("; ")
+        row = [name, f"{median:.3f} s", *ratios, f"{peak:.0f}", target]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def scaling_table(small: Results, large: Results, sizes: tuple[int, int]) -> list[str]:
+    """How the median time grows from the small to the large repository."""
+    factor = sizes[1] / sizes[0]
+    limit = factor * 1.1
+    lines = [
+        f"| command | S={sizes[0]} | S={sizes[1]} | growth (target <= {limit:.1f}x) |",
+        "|---|---|---|---|",
+    ]
+    for name in (FLOOR, BUILD, CHECK, INCREMENTAL):
+        low, high = small.median(name), large.median(name)
+        verdict = "met" if high <= limit * low else "MISSED"
+        lines.append(f"| {name} | {low:.3f} s | {high:.3f} s | {high / low:.1f}x: {verdict} |")
+    return lines
+
+
+def _ordered(results: Results, names: Sequence[str]) -> Results:
+    return Results({name: results.samples[name] for name in names if name in results.samples})
+
+
+ROW_ORDER = (
+    FLOOR,
+    FLOOR_CHECK,
+    CLICK,
+    ALL_FIVE,
+    BUILD,
+    CHECK,
+    INCREMENTAL,
+    NOOP,
+    VALIDATE,
+    VALIDATE_SHIPPED,
+    HELP,
+)
+
+
+def report(
+    args: argparse.Namespace,
+    main: Results,
+    small: Results | None,
+    disk: Results | None,
+    places: dict[str, Path],
+) -> str:
+    """The whole markdown report."""
+    files = args.services * args.environments * len(list((PROJECT / "templates").glob("*.j2")))
+    lines = [
+        f"S={args.services} services x E={args.environments} environments = {files} files; "
+        f"median of {args.runs} interleaved runs; Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs; repository on {filesystem(places['main'])} "
+        f"({places['main']}).",
+        "",
+        *table(_ordered(main, ROW_ORDER), full=True),
+    ]
+    if small is not None:
+        lines += ["", f"Growth with S (E={args.environments}, same file system):", ""]
+        lines += scaling_table(small, main, (args.small_services, args.services))
+    if disk is not None:
+        lines += [
+            "",
+            f"On disk ({filesystem(places['disk'])}, {places['disk']}), "
+            f"median of {args.disk_runs} runs:",
+            "",
+            *table(_ordered(disk, ROW_ORDER), full=False),
+        ]
+    command = (
+        f"python -m bench.run --services {args.services} --environments {args.environments} "
+        f"--runs {args.runs}"
+    )
+    lines += ["", f"Reproduce: `{command}`"]
+    return "\n".join(lines) + "\n"
+
+
+def default_fast_dir() -> Path:
+    """tmpfs when the machine has one (as the peer tools were measured), else the temp dir."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--environments", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=7, help="rounds on the tmpfs repository")
+    parser.add_argument("--small-services", type=int, default=100, help="0: skip the growth")
+    parser.add_argument("--disk-runs", type=int, default=3, help="0: skip the disk rounds")
+    parser.add_argument("--dir", type=Path, default=None, help="where the main repository goes")
+    parser.add_argument("--disk-dir", type=Path, default=Path("/var/tmp"))
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--output", type=Path, default=PROJECT / "bench" / "results" / "results.md")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Generate, time, print the table and write it to --output."""
+    args = parse_args(argv)
+    fast = Path(tempfile.mkdtemp(prefix="timeoutc-bench-", dir=args.dir or default_fast_dir()))
+    disk_parent = args.disk_dir if args.disk_dir.is_dir() else Path(tempfile.gettempdir())
+    places = {
+        "main": fast,
+        "disk": Path(tempfile.mkdtemp(prefix="timeoutc-bench-", dir=disk_parent)),
+    }
+    try:
+        root, floor_dir = prepare(fast, args.services, args.environments)
+        main_results = run_rounds(
+            repository_cases(root, floor_dir, full=True), args.runs, args.seed, Results()
+        )
+        small = None
+        if 0 < args.small_services < args.services:
+            root, floor_dir = prepare(fast, args.small_services, args.environments)
+            cases = repository_cases(root, floor_dir, full=False)
+            small = run_rounds(cases, args.runs, args.seed, Results())
+        disk = None
+        if args.disk_runs > 0:
+            root, floor_dir = prepare(places["disk"], args.services, args.environments)
+            cases = repository_cases(root, floor_dir, full=False)
+            disk = run_rounds(cases, args.disk_runs, args.seed, Results())
+    finally:
+        for folder in places.values():
+            shutil.rmtree(folder, ignore_errors=True)
+    text = report(args, main_results, small, disk, places)
+    print(text, end="")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

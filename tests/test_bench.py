@@ -1,0 +1,114 @@
+"""The benchmark works at a tiny size: valid repositories, a byte-exact floor, a table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, Run, tree_bytes
+
+from bench import floor
+from bench import run as runner
+from bench.generate import generate, service_name, toggle
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 services (so every kind of override appears) x 5 environments (a qa chain, env-05)."""
+    return generate(tmp_path_factory.mktemp("bench") / "repo", 12, 5)
+
+
+def test_generated_repository_is_valid_and_builds(generated: Path, run: Run) -> None:
+    result = run("validate", "--root", generated)
+    assert result.exit_code == 0, result.stderr
+    assert "5 profiles, 60 services: valid" in result.stderr
+    result = run("build", "--root", generated)
+    assert result.exit_code == 0, result.stderr
+    assert "240 files from 5 profiles" in result.stderr
+    assert run("check", "--root", generated).exit_code == 0
+
+
+def test_generated_profiles_use_extends_chains_pins_and_callees(generated: Path) -> None:
+    profiles = generated / "profiles"
+    assert sorted(p.stem for p in profiles.glob("*.yaml")) == [
+        "base",
+        "development",
+        "env-05",
+        "production",
+        "qa",
+        "shared",
+        "staging",
+    ]
+    assert "extends: staging" in (profiles / "qa.yaml").read_text()
+    assert "{fixed: 1s}" in (profiles / "staging.yaml").read_text()
+    assert f"service: {service_name(1)}" in (profiles / "base.yaml").read_text()
+
+
+def test_floor_writes_the_bytes_timeoutc_writes(generated: Path, run: Run) -> None:
+    assert run("build", "--root", generated).exit_code == 0
+    produced = {f"out/{k}": v for k, v in tree_bytes(generated / "out").items()}
+    assert floor.outputs(generated) == produced
+
+
+def test_floor_matches_the_shipped_out() -> None:
+    shipped = {f"out/{k}": v for k, v in tree_bytes(REPO / "out").items()}
+    assert floor.outputs(REPO) == shipped
+
+
+def test_floor_check_names_a_changed_file(generated: Path, run: Run, tmp_path: Path) -> None:
+    files = floor.outputs(generated)
+    floor.write(tmp_path, files)
+    assert floor.stale(tmp_path, files) == []
+    changed = next(iter(files))
+    (tmp_path / changed).write_bytes(b"edited\n")
+    assert floor.stale(tmp_path, files) == [changed]
+    assert floor.main([str(generated), "--out", str(tmp_path), "--check"]) == 1
+
+
+def test_toggle_changes_one_service_and_back(tmp_path: Path, run: Run) -> None:
+    root = generate(tmp_path / "repo", 3, 1)
+    assert run("build", "--root", root).exit_code == 0
+    before = tree_bytes(root / "out")
+    toggle(root)
+    assert run("build", "--root", root).exit_code == 0
+    after = tree_bytes(root / "out")
+    changed = sorted(path for path in before if before[path] != after[path])
+    service = service_name(0)
+    assert changed == [
+        f"production/{service}/env.yaml",
+        f"production/{service}/service.yaml",
+        f"production/{service}/timeouts.env",
+        f"production/{service}/timeouts.py",
+    ]
+    assert b'DATABASE_QUERY_TIMEOUT_S: "4.32"' in after[f"production/{service}/env.yaml"]
+    toggle(root)
+    assert run("build", "--root", root).exit_code == 0
+    assert tree_bytes(root / "out") == before
+
+
+def test_generate_rejects_an_empty_size(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        generate(tmp_path / "repo", 0, 4)
+
+
+def test_measure_stops_on_an_unexpected_exit_code() -> None:
+    case = runner.Case("fails", (sys.executable, "-c", "raise SystemExit(3)"))
+    with pytest.raises(SystemExit, match="fails: exit 3, expected 0"):
+        runner.measure(case)
+
+
+def test_runner_prints_every_row_at_a_tiny_size(tmp_path: Path) -> None:
+    output = tmp_path / "results.md"
+    arguments = ["--services", "3", "--environments", "2", "--runs", "1"]
+    arguments += ["--small-services", "2", "--disk-runs", "1"]
+    arguments += ["--dir", str(tmp_path), "--disk-dir", str(tmp_path), "--output", str(output)]
+    assert runner.main(arguments) == 0
+    text = output.read_text()
+    for name in runner.ROW_ORDER:
+        assert f"| {name} | " in text
+    assert "| command | S=2 | S=3 | growth (target <= " in text
+    assert "On disk (" in text
+    assert "<= 3x floor: " in text
+    assert "Reproduce: `python -m bench.run --services 3 --environments 2 --runs 1`" in text
+    assert not list(tmp_path.glob("timeoutc-bench-*")), "temporary repositories are removed"
