@@ -75,7 +75,8 @@ def load_profiles(root: Path) -> dict[str, Document]:
     validator = validator_for(read_schema(root))
     documents: dict[str, Document] = {}
     errors: list[Diagnostic] = []
-    for name, path in profile_files(root).items():
+    files = profile_files(root)
+    for name, path in files.items():
         relative = f"{PROFILES_DIR}/{path.name}"
         try:
             raw = path.read_bytes()
@@ -90,10 +91,27 @@ def load_profiles(root: Path) -> dict[str, Document]:
             continue
         documents[name] = document
     if errors:
-        raise CompileError(errors)
+        raise CompileError([*errors, *_errors_beside(documents, set(files) - set(documents))])
     if not documents:
         raise CompileError([Diagnostic(Mark(PROFILES_DIR), "no profiles (*.yaml) found")])
     return documents
+
+
+def _errors_beside(documents: dict[str, Document], failed: set[str]) -> list[Diagnostic]:
+    """The later-stage errors of profiles that loaded and extend none that failed to load."""
+
+    def reaches_failed(name: str | None) -> bool:
+        seen: set[str] = set()
+        while name in documents and name not in seen:
+            seen.add(name)
+            name = documents[name].data.get("extends")
+        return name in failed
+
+    try:
+        resolve_all({n: d for n, d in documents.items() if not reaches_failed(n)})
+    except CompileError as exc:
+        return list(exc.diagnostics)
+    return []
 
 
 def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:

@@ -78,7 +78,12 @@ def validate_document(document: Document, validator: Draft202012Validator) -> li
     """Every schema error of `document`, each at the key or value it concerns."""
     found: list[Diagnostic] = []
     for error in validator.iter_errors(document.data):
-        found.extend(_diagnose(error, document))
+        diagnosed = list(_diagnose(error, document))
+        if not diagnosed:  # never drop a schema error, even one no branch above words well
+            path = tuple(error.absolute_path)
+            message = f"{_describe_path(path)}: {_plain(error.message)}"
+            diagnosed = [Diagnostic(document.mark(path), message)]
+        found.extend(diagnosed)
     return found
 
 
@@ -114,8 +119,7 @@ def _diagnose(error: ValidationError, document: Document) -> Iterator[Diagnostic
     elif kind == "oneOf":
         yield from _one_of(error, document, mark, name)
     elif kind == "pattern" and isinstance(error.instance, str) and not error.instance.strip():
-        if error.instance:
-            yield Diagnostic(mark, f"{name} must not be blank")
+        yield Diagnostic(mark, f"{name} must not be {'blank' if error.instance else 'empty'}")
     elif kind == "pattern":
         title = _schema(error).get("title", "value")
         hint = _pattern_hint(_schema(error))
