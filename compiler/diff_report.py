@@ -80,7 +80,8 @@ def render_text(diff: Diff, base: str, *, color: bool = False) -> str:
         if number == 0:
             lines.append(bold("  ".join(cells).rstrip()))
         else:
-            cells[5] = _style_change(cells[5], color)
+            padding = cells[5][: len(cells[5]) - len(cells[5].lstrip())]
+            cells[5] = padding + _style_change(cells[5].lstrip(), color)
             lines.append("  ".join(cells).rstrip())
     for title_text, names in _membership(diff):
         lines += ["", f"{bold(title_text)}: {', '.join(names)}"]

@@ -1,0 +1,193 @@
+"""CI: GitHub Actions annotations, the pre-commit hooks and the example workflow."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, Run, copy_repo
+
+ANNOTATION = re.compile(
+    r"::error file=(?P<file>[^,]+)(?:,line=(?P<line>\d+))?(?:,col=(?P<col>\d+))?"
+    r",title=(?P<title>[^:]+)::(?P<message>.*)"
+)
+GIT = (
+    "git",
+    "-c",
+    "user.name=timeoutc tests",
+    "-c",
+    "user.email=tests@example.invalid",
+    "-c",
+    "commit.gpgsign=false",
+)
+
+
+def edit(root: Path, name: str, old: str, new: str) -> None:
+    path = root / "profiles" / f"{name}.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+# --- annotations ----------------------------------------------------------------------
+
+
+def test_validate_annotates_the_line_and_column_of_each_error(repo: Path, run: Run) -> None:
+    edit(repo, "staging", "safety_margin: 1.1", "safety_margin: 0")
+    edit(repo, "staging", "project: netra-staging", "project: netra-staging\n  colour%: red")
+    result = run("validate", "--format", "github", "--root", repo)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    found = [ANNOTATION.fullmatch(line) for line in lines]
+    assert all(found)
+    margin_line = next(
+        number
+        for number, text in enumerate((repo / "profiles/staging.yaml").read_text().splitlines(), 1)
+        if "safety_margin: 0" in text
+    )
+    first = found[0]
+    assert first is not None
+    assert first.group("file", "line", "col", "title") == (
+        "profiles/staging.yaml",
+        str(margin_line),
+        "18",
+        "timeoutc",
+    )
+    assert "safety_margin" in first["message"]
+    second = found[1]
+    assert second is not None
+    assert "colour%25" in second["message"]  # '%' escaped as GitHub requires
+
+
+def test_a_broken_budget_is_annotated_with_its_rule(repo: Path, run: Run) -> None:
+    edit(repo, "staging", "max_total_timeout: 18s", "max_total_timeout: 10s")
+    result = run("validate", "--format", "github", "--root", repo)
+    assert result.exit_code == 2
+    titles = [m["title"] for m in map(ANNOTATION.fullmatch, result.stderr.splitlines()) if m]
+    assert "budget.startup-total" in titles
+
+
+def test_check_annotates_stale_outputs_and_invalid_profiles(repo: Path, run: Run) -> None:
+    target = repo / "out/staging/auth-service/timeouts.env"
+    target.write_bytes(target.read_bytes() + b"EXTRA=1\n")
+    stale = run("check", "--format", "github", "--root", repo)
+    assert stale.exit_code == 1
+    assert (
+        "::error file=out/staging/auth-service/timeouts.env,title=timeoutc::stale: " in stale.stderr
+    )
+    edit(repo, "staging", "safety_margin: 1.1", "safety_margin: 0")
+    invalid = run("check", "--format", "github", "--root", repo)
+    assert invalid.exit_code == 2
+    assert invalid.stderr.startswith("::error file=profiles/staging.yaml,line=")
+
+
+def test_valid_profiles_print_no_annotations(repo: Path, run: Run) -> None:
+    result = run("validate", "--format", "github", "--root", repo)
+    assert result.exit_code == 0
+    assert "::" not in result.stdout + result.stderr
+
+
+# --- pre-commit -----------------------------------------------------------------------
+
+
+def hooks() -> dict[str, dict[str, Any]]:
+    data = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    return {hook["id"]: hook for hook in data}
+
+
+def test_pre_commit_offers_check_and_validate() -> None:
+    found = hooks()
+    assert set(found) == {"timeoutc-check", "timeoutc-validate"}
+    for hook in found.values():
+        assert hook["language"] == "python"
+        assert hook["pass_filenames"] is False
+        assert hook["entry"].startswith("timeoutc ")
+        assert {"id", "name", "entry", "language"} <= hook.keys()
+
+
+@pytest.mark.parametrize(
+    ("path", "runs"),
+    [
+        ("profiles/staging.yaml", True),
+        ("schemas/profile.schema.json", True),
+        ("templates/service.yaml.j2", True),
+        ("compiler/cli.py", False),
+        ("README.md", False),
+        ("docs/profiles/x.yaml", False),
+    ],
+)
+def test_hooks_run_when_their_inputs_change(path: str, runs: bool) -> None:
+    for hook in hooks().values():
+        assert bool(re.search(hook["files"], path)) is runs
+    assert re.search(hooks()["timeoutc-check"]["files"], "out/staging/api/service.yaml")
+
+
+def test_hook_entries_are_real_commands_that_pass_on_the_shipped_repository(
+    repo: Path, run: Run
+) -> None:
+    for hook in hooks().values():
+        args = hook["entry"].split()[1:]
+        result = run(*args, "--root", repo)
+        assert result.exit_code == 0, (hook["id"], result.stderr)
+
+
+# --- the example workflow ---------------------------------------------------------------
+
+
+def workflow_steps() -> list[dict[str, Any]]:
+    data = yaml.safe_load((REPO / "docs/github-actions.yml").read_text(encoding="utf-8"))
+    steps: list[dict[str, Any]] = data["jobs"]["timeoutc"]["steps"]
+    return steps
+
+
+def test_workflow_runs_check_and_appends_the_markdown_diff_to_the_summary() -> None:
+    steps = workflow_steps()
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+    runs = [s.get("run", "") for s in steps]
+    assert "timeoutc check --format github" in runs
+    diff = next(s for s in steps if "timeoutc diff" in s.get("run", ""))
+    assert "--format markdown" in diff["run"]
+    assert diff["run"].endswith('>> "$GITHUB_STEP_SUMMARY"')
+    assert "${{" not in diff["run"]  # untrusted context goes through env, not the script
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_workflow_diff_step_writes_a_summary_in_a_pull_request_clone(tmp_path: Path) -> None:
+    upstream = copy_repo(tmp_path / "upstream", with_out=False)
+    subprocess.run([*GIT, "init", "-q", "-b", "main", str(upstream)], check=True)
+    subprocess.run([*GIT, "-C", str(upstream), "add", "-A"], check=True)
+    subprocess.run([*GIT, "-C", str(upstream), "commit", "-q", "-m", "base"], check=True)
+    clone = tmp_path / "clone"
+    subprocess.run([*GIT, "clone", "-q", str(upstream), str(clone)], check=True)
+    edit(clone, "staging", "safety_margin: 1.1", "safety_margin: 1.2")
+    subprocess.run([*GIT, "-C", str(clone), "commit", "-q", "-am", "pr"], check=True)
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    step = next(s for s in workflow_steps() if "timeoutc diff" in s.get("run", ""))
+    bin_dir = str(Path(sys.executable).parent)
+    if not (Path(bin_dir) / "timeoutc").exists():
+        pytest.skip("timeoutc is not installed next to this Python")
+    environ = {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "BASE_REF": "main",
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=clone, env=environ, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n### timeoutc diff\n")
+    assert "| staging | (all) | safety_margin | 1.1 | 1.2 | ~+9.09% |" in text
+    assert "```mermaid" in text
