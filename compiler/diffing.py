@@ -105,11 +105,10 @@ def _terminates(value: Fraction) -> bool:
 
 
 def _decimal_text(value: Fraction, places: int) -> str:
-    """`value` (>= 0) rounded half-even to `places` decimals, trailing zeros dropped."""
+    """`value` (>= 0) rounded half-even to `places` decimals, all of them printed."""
     scaled = round(value * 10**places)
     whole, fraction = divmod(scaled, 10**places)
-    digits = f"{fraction:0{places}d}".rstrip("0") if places else ""
-    return f"{whole}.{digits}" if digits else str(whole)
+    return f"{whole}.{fraction:0{places}d}" if places else str(whole)
 
 
 def percent(ratio: Fraction) -> tuple[str, bool]:

@@ -44,7 +44,12 @@ class GitError(Exception):
 
 
 def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    environ = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    environ = {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_LITERAL_PATHSPECS": "1",  # a folder named `*` is a folder, not a glob
+        "LC_ALL": "C",
+    }
     try:
         done = subprocess.run(
             ["git", "-C", str(root), *args],
@@ -61,8 +66,8 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
-def _usage(message: str, hint: str = "") -> UsageError:
-    return UsageError([Diagnostic(Mark("--base"), message, hint)])
+def _usage(message: str, hint: str = "", where: str = "--base") -> UsageError:
+    return UsageError([Diagnostic(Mark(where), message, hint)])
 
 
 def _rev_parse(root: Path, name: str) -> str | None:
@@ -81,9 +86,10 @@ def git_prefix(root: Path) -> str:
         raise _usage(
             f"{root.name or root} is not in a git repository ({exc})",
             "diff compares the profiles with a git revision; run it inside a clone",
+            "timeoutc diff",
         ) from None
     if inside != "true":
-        raise _usage(f"{root} is not in a git work tree")
+        raise _usage(f"{root} is not in a git work tree", where="timeoutc diff")
     return prefix
 
 

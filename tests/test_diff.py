@@ -260,7 +260,7 @@ def test_cloud_run_settings_and_budget_margins_that_changed(small: Path, run: Ru
     assert row("startup probe window") == ["10.0s", "15.0s", "+50%"]
     assert row("startup probe failureThreshold") == ["2", "3", "+50%"]
     margin = row("budget.startup-probe margin (startup budget)")
-    assert margin == ["230.0s", "228.0s", "~-0.87%"]
+    assert margin == ["230.0s", "228.0s", "~-0.870%"]
 
 
 def test_added_and_removed_environments_services_and_timeouts(small: Path, run: Run) -> None:
@@ -404,3 +404,7 @@ def test_text_colours_changes_when_asked_and_output_to_a_pipe_has_none(
     assert "\x1b[36m-62.5%\x1b[0m" in coloured
     assert "\x1b[" not in render_text(compare(before, after), "HEAD")
     assert "\x1b[" not in run("diff", "--root", small).stdout
+
+
+def test_a_rounded_percentage_keeps_its_decimals() -> None:
+    assert percent(Fraction(2771 - 1885, 1885)) == ("~+47.00%", False)
