@@ -1,7 +1,114 @@
-"""Commands for authors: set, init, schema."""
+"""Commands for authors: set, init, schema.
+
+Only click, the shared options and the completion callbacks (which import nothing heavy
+until they run) are imported here, so that `timeoutc --help` stays fast.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 
-COMMANDS: list[click.Command] = []
+from compiler.completion import complete_key_path, complete_profile
+from compiler.options import fixed_option, new_key_option, rebuild_option, root_option
+
+F = TypeVar("F", bound=Callable[..., int])
+
+
+def _reports_errors(command: F) -> F:
+    """`compiler.cli.reports_errors`, looked up when the command runs (no import cycle)."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        from compiler.cli import reports_errors
+
+        return reports_errors(command)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.command("set")
+@click.argument("profile", shell_complete=complete_profile)
+@click.argument("key_path", metavar="KEY.PATH", shell_complete=complete_key_path)
+@click.argument("value")
+@fixed_option
+@new_key_option
+@rebuild_option
+@root_option
+@_reports_errors
+def set_value(
+    profile: str,
+    key_path: str,
+    value: str,
+    fixed: bool,
+    new: bool,
+    rebuild: bool,
+    root: Path | None,
+) -> int:
+    """Change one value of a profile in place, keeping comments and layout.
+
+    KEY.PATH follows the profile's keys, e.g.
+    services.api.dependencies.database.timeouts.connect; quote a key that holds a dot
+    ('services.api.allow."budget.callee"'). The whole repository is checked with the
+    change before the file is replaced; on any error it stays byte for byte as it was
+    (exit 2).
+    """
+    from compiler.cli import build_repository, resolve_root
+    from compiler.editing import SetRequest, plan_edit, validate_edit, write_edit
+    from compiler.keypaths import format_key_path
+
+    repo = resolve_root(root)
+    edit = plan_edit(repo, SetRequest(profile, key_path, value, fixed=fixed, new=new))
+    where = f"{edit.relative}: {format_key_path(edit.path)}"
+    if edit.changed:
+        validate_edit(repo, edit)
+        write_edit(edit)
+        for note in edit.notes:
+            click.echo(f"timeoutc: note: {note}", err=True)
+        click.echo(f"timeoutc: {where}: {edit.was} -> {edit.now}", err=True)
+    else:
+        click.echo(f"timeoutc: {where} is already {edit.now}; file unchanged", err=True)
+    if rebuild:
+        build_repository(repo)
+    return 0
+
+
+@click.command()
+@click.argument(
+    "directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
+)
+@_reports_errors
+def init(directory: Path) -> int:
+    """Create a working config repository in DIRECTORY (default: here), then build it.
+
+    Writes example profiles, schemas/, templates/, README.md and .pre-commit-config.yaml,
+    and builds out/. Refuses, writing nothing, if any of them exists (exit 2).
+    """
+    from compiler.cli import build_repository
+    from compiler.scaffold import create_repository
+
+    created = create_repository(directory)
+    build_repository(directory)
+    for path in created:
+        click.echo(f"created {(directory / path).as_posix()}")
+    click.echo(f"created {(directory / 'out').as_posix()}/ (timeoutc build)")
+    click.echo(
+        f"\nNext: cd {directory.as_posix()}, edit profiles/, then timeoutc build and commit.",
+        err=True,
+    )
+    return 0
+
+
+@click.command()
+def schema() -> None:
+    """Print the profile JSON Schema (the one that init writes to schemas/)."""
+    from compiler.scaffold import data_file
+
+    click.echo(data_file("schemas/profile.schema.json").read_bytes(), nl=False)
+
+
+COMMANDS: list[click.Command] = [set_value, init, schema]

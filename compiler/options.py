@@ -25,3 +25,21 @@ diagnostics_format_option = click.option(
 show_diff_option = click.option(
     "--diff", "show_diff", is_flag=True, help="Print a unified diff of every stale file."
 )
+
+fixed_option = click.option(
+    "--fixed",
+    is_flag=True,
+    help="Write the timeout as {fixed: VALUE}: pinned, never scaled by the environment.",
+)
+
+new_key_option = click.option(
+    "--new",
+    "new",
+    is_flag=True,
+    help="Allow KEY.PATH to add a service, dependency, timeout or request path "
+    "that the profile and its bases do not have yet (otherwise a likely typo).",
+)
+
+rebuild_option = click.option(
+    "--build", "rebuild", is_flag=True, help="Rebuild out/ after the change."
+)

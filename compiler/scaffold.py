@@ -1,0 +1,77 @@
+"""`timeoutc init`: write a working config repository from the package's data files."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from compiler.diagnostics import CompileError, Diagnostic, Mark
+
+DATA = "data"
+# Folder in the package data -> folder in the new repository.
+COPIED_FOLDERS = {"profiles": "profiles", "schemas": "schemas", "templates": "templates"}
+# File in the package data -> file in the new repository.
+RENAMED_FILES = {
+    "scaffold/README.md": "README.md",
+    "scaffold/pre-commit-config.yaml": ".pre-commit-config.yaml",
+}
+# Created by the first build; init refuses to run where it exists.
+GENERATED_FOLDERS = ("out",)
+
+
+def data_file(relative: str) -> Traversable:
+    """A file shipped in compiler/data/."""
+    return files("compiler").joinpath(DATA, *relative.split("/"))
+
+
+def scaffold_files() -> dict[str, bytes]:
+    """Every file `init` writes, by its path in the new repository."""
+    found: dict[str, bytes] = {}
+    for source, destination in COPIED_FOLDERS.items():
+        for entry in sorted(data_file(source).iterdir(), key=lambda e: e.name):
+            if entry.is_file() and not entry.name.startswith("."):
+                found[f"{destination}/{entry.name}"] = entry.read_bytes()
+    for source, destination in RENAMED_FILES.items():
+        found[destination] = data_file(source).read_bytes()
+    return found
+
+
+def _taken(directory: Path, planned: dict[str, bytes]) -> list[str]:
+    """Paths init would write (or whose folders it would fill) that already exist."""
+    tops = sorted({path.split("/")[0] for path in planned} | set(GENERATED_FOLDERS))
+    return [top for top in tops if (directory / top).exists() or (directory / top).is_symlink()]
+
+
+def create_repository(directory: Path) -> list[str]:
+    """Write the scaffold into `directory`; refuses, writing nothing, if any part exists."""
+    planned = scaffold_files()
+    taken = _taken(directory, planned)
+    if taken:
+        raise CompileError(
+            [
+                Diagnostic(
+                    Mark((directory / name).as_posix()),
+                    "already exists; timeoutc init never overwrites anything",
+                    "run it in an empty folder, or move this away",
+                )
+                for name in taken
+            ]
+        )
+    if directory.exists() and not directory.is_dir():
+        raise CompileError([Diagnostic(Mark(directory.as_posix()), "is not a folder")])
+    written: list[Path] = []
+    try:
+        for relative, content in planned.items():
+            target = directory / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("xb") as stream:
+                written.append(target)
+                stream.write(content)
+    except OSError as exc:
+        for path in reversed(written):
+            path.unlink(missing_ok=True)
+        where = exc.filename or directory
+        message = f"cannot write: {exc.strerror}; nothing was kept"
+        raise CompileError([Diagnostic(Mark(str(where)), message)]) from None
+    return sorted(planned)
