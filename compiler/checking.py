@@ -36,7 +36,7 @@ def report_changes(changes: list[Change], *, show_diff: bool, fmt: str) -> int:
         return EXIT_STALE
     diagnostics = [Diagnostic(Mark(c.path), c.describe()) for c in changes]
     for line in format_diagnostics(diagnostics, Format(fmt)):
-        click.echo(line, err=True)
+        click.echo(line, err=fmt == "text")  # GitHub reads workflow commands from stdout
     if show_diff:
         for change in changes:
             click.echo(unified_diff(change), nl=False)

@@ -52,7 +52,7 @@ def reports_errors(command: F) -> F:
             code = command(*args, **kwargs)
         except CompileError as exc:
             for line in format_diagnostics(exc.diagnostics, fmt):
-                click.echo(line, err=fmt is not Format.JSON)
+                click.echo(line, err=fmt is Format.TEXT)  # annotations: stdout
             code = EXIT_INVALID
         except RecursionError:
             click.echo("timeoutc: error: input nested too deeply", err=True)

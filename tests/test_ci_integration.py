@@ -45,7 +45,8 @@ def test_validate_annotates_the_line_and_column_of_each_error(repo: Path, run: R
     edit(repo, "staging", "project: netra-staging", "project: netra-staging\n  colour%: red")
     result = run("validate", "--format", "github", "--root", repo)
     assert result.exit_code == 2
-    lines = result.stderr.splitlines()
+    assert result.stderr == ""  # GitHub reads workflow commands from stdout
+    lines = result.stdout.splitlines()
     assert len(lines) == 2
     found = [ANNOTATION.fullmatch(line) for line in lines]
     assert all(found)
@@ -72,7 +73,7 @@ def test_a_broken_budget_is_annotated_with_its_rule(repo: Path, run: Run) -> Non
     edit(repo, "staging", "max_total_timeout: 18s", "max_total_timeout: 10s")
     result = run("validate", "--format", "github", "--root", repo)
     assert result.exit_code == 2
-    titles = [m["title"] for m in map(ANNOTATION.fullmatch, result.stderr.splitlines()) if m]
+    titles = [m["title"] for m in map(ANNOTATION.fullmatch, result.stdout.splitlines()) if m]
     assert "budget.startup-total" in titles
 
 
@@ -82,12 +83,12 @@ def test_check_annotates_stale_outputs_and_invalid_profiles(repo: Path, run: Run
     stale = run("check", "--format", "github", "--root", repo)
     assert stale.exit_code == 1
     assert (
-        "::error file=out/staging/auth-service/timeouts.env,title=timeoutc::stale: " in stale.stderr
+        "::error file=out/staging/auth-service/timeouts.env,title=timeoutc::stale: " in stale.stdout
     )
     edit(repo, "staging", "safety_margin: 1.1", "safety_margin: 0")
     invalid = run("check", "--format", "github", "--root", repo)
     assert invalid.exit_code == 2
-    assert invalid.stderr.startswith("::error file=profiles/staging.yaml,line=")
+    assert invalid.stdout.startswith("::error file=profiles/staging.yaml,line=")
 
 
 def test_valid_profiles_print_no_annotations(repo: Path, run: Run) -> None:
