@@ -69,7 +69,9 @@ def read_out(root: Path) -> dict[str, bytes]:
     for folder, dirs, files in os.walk(top, onerror=_raise_walk_error):
         relative_folder = Path(folder).relative_to(root).as_posix()
         for name in list(dirs):
-            if (Path(folder) / name).is_symlink():
+            if name.startswith("."):  # .mypy_cache and the like: skipped, as dotfiles are
+                dirs.remove(name)
+            elif (Path(folder) / name).is_symlink():
                 errors.append(
                     Diagnostic(
                         Mark(f"{relative_folder}/{name}"),

@@ -289,6 +289,13 @@ class _Resolver:
                 "it becomes an attribute in timeouts.py; choose another name",
                 key=True,
             )
+        elif kind == "timeout" and name == "float":  # `float: float` breaks the next field's type
+            self.fail(
+                path,
+                "timeout name 'float' would hide the type float in timeouts.py",
+                "choose another name",
+                key=True,
+            )
 
     def check_env_names(self, root: Path, dependencies: tuple[Dependency, ...]) -> None:
         owners: dict[str, str] = {STARTUP_TOTAL_ENV: "the startup total"}

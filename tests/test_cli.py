@@ -264,7 +264,7 @@ def test_validate_github(run: Run, repo: Path) -> None:
     break_staging(repo)
     result = run("validate", "--root", repo, "--format", "github")
     assert result.exit_code == 2
-    assert result.stderr == (
+    assert result.stdout == (
         f"::error file=profiles/staging.yaml,line={typo_line(repo)},col=3,title=timeoutc::"
         "unknown key 'timeout_multiplyer' in 'environment'; did you mean 'timeout_multiplier'?\n"
     )
@@ -404,3 +404,13 @@ def test_build_refuses_to_write_through_a_symlink(run: Run, tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "out/staging: error: is a symbolic link" in result.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+def test_tool_caches_in_out_are_not_outputs(run: Run, repo: Path) -> None:
+    # Running mypy or ruff on out/ leaves .mypy_cache/ there: not ours, like dotfiles.
+    cache = repo / "out" / "staging" / ".mypy_cache" / "3.11"
+    cache.mkdir(parents=True)
+    (cache / "cache.db").write_bytes(b"\x00binary")
+    assert run("check", "--root", repo).exit_code == 0
+    assert run("build", "--root", repo).exit_code == 0
+    assert (cache / "cache.db").exists()

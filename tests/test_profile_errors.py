@@ -349,6 +349,18 @@ def test_names_that_break_the_generated_files(validate: Validate) -> None:
     ]
 
 
+def test_timeout_named_float_would_break_mypy_on_timeouts_py(validate: Validate) -> None:
+    # `float: float` followed by `str: float` in a dataclass: mypy --strict rejects the module.
+    text = (
+        "extends: base\nservices:\n  api:\n    dependencies:\n"
+        "      db:\n        timeouts: {float: 2s, str: 1s}\n"
+    )
+    assert validate(prod=text) == [
+        f"{P}:6:20: error: timeout name 'float' would hide the type float in timeouts.py; "
+        "choose another name"
+    ]
+
+
 def test_env_var_collisions(validate: Validate) -> None:
     text = (
         "extends: base\nservices:\n  api:\n    dependencies:\n"
