@@ -151,7 +151,7 @@ def key_path_candidates(schema: dict[str, Any], view: dict[str, Any], typed: str
             continue
         found = [(n, m) for n, m in children(schema, prefix, view) if n.startswith(partial)]
         if found:
-            return _expand(schema, view, prefix, found)
+            return sorted(_expand(schema, view, prefix, found))
     return []
 
 
