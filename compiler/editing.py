@@ -12,6 +12,7 @@ import copy
 import difflib
 import io
 import itertools
+import json
 import os
 import re
 import shutil
@@ -108,7 +109,7 @@ def _string(text: str, old: Any) -> str:
     style: type[str] = str
     if isinstance(old, SingleQuotedScalarString | DoubleQuotedScalarString):
         style = type(old)
-    elif not isinstance(resolve_plain(text), str) or text != text.strip():
+    elif not isinstance(resolve_plain(text), str) or text != text.strip() or not text.isprintable():
         style = DoubleQuotedScalarString
     return style(text)
 
@@ -498,6 +499,8 @@ def show(value: Any) -> str:
         return "{" + ", ".join(f"{k}: {show(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, str) and not value.isprintable():
+        return json.dumps(value, ensure_ascii=False)
     return "null" if value is None else str(value)
 
 
@@ -540,8 +543,6 @@ def write_edit(edit: Edit) -> None:
         )
         with os.fdopen(handle, "wb") as stream:
             stream.write(edit.after)
-            stream.flush()
-            os.fsync(stream.fileno())
         os.chmod(temp, mode)
         os.replace(temp, target)
     except OSError as exc:

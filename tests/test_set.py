@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Run, copy_repo, tree_bytes, write_profile
+from conftest import REPO, Run, copy_repo, tree_bytes, write_profile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from compiler.editing import carry_over, guess_indent
+from compiler.diagnostics import CompileError
+from compiler.editing import (
+    SetRequest,
+    carry_over,
+    edit_profile,
+    guess_indent,
+    new_value,
+    plan_edit,
+    write_edit,
+)
 from compiler.keypaths import KeyPathError, format_key_path, parse_key_path
 from compiler.loader import load_bytes
 
@@ -410,3 +422,39 @@ def test_carry_over_keeps_lines_the_dump_respaces() -> None:
     assert carry_over(original, baseline, edited) == "a:  1\nb: 3\nc: { x: 1 }\n"
     assert carry_over(original, baseline, edited + "d: 4\n") == "a:  1\nb: 3\nc: { x: 1 }\nd: 4\n"
     assert carry_over(baseline, baseline, edited) == edited
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
+    key=st.sampled_from(
+        [("platform", "project"), ("services", "netra-backend", "allow", "budget.callee")]
+    ),
+)
+def test_any_string_is_written_so_that_it_reads_back(text: str, key: tuple[str, ...]) -> None:
+    """Whatever VALUE holds, the file reads back to it exactly, or the edit is refused."""
+    raw = (REPO / "profiles" / "staging.yaml").read_bytes()
+    try:
+        after, _, value = edit_profile(
+            raw,
+            "profiles/staging.yaml",
+            key,
+            lambda old, flow: new_value("string", text, old, fixed=False, flow=flow),
+        )
+    except CompileError:
+        return
+    node: Any = load_bytes(after, "staging.yaml").data
+    for part in key:
+        node = node[part]
+    assert node == value == text
+
+
+def test_a_file_changed_since_it_was_read_is_not_replaced(repo: Path) -> None:
+    request = SetRequest("staging", "environment.max_timeout", "6s")
+    edit = plan_edit(repo, request)
+    path = repo / "profiles" / "staging.yaml"
+    path.write_text(path.read_text() + "# edited meanwhile\n")
+    edited_meanwhile = path.read_bytes()
+    with pytest.raises(CompileError, match="changed on disk while timeoutc set ran"):
+        write_edit(edit)
+    assert path.read_bytes() == edited_meanwhile
