@@ -64,17 +64,33 @@ def set_value(
     repo = resolve_root(root)
     edit = plan_edit(repo, SetRequest(profile, key_path, value, fixed=fixed, new=new))
     where = f"{edit.relative}: {format_key_path(edit.path)}"
-    if edit.changed:
-        validate_edit(repo, edit)
+    if not edit.changed:
+        click.echo(f"timeoutc: {where} is already {edit.now}; file unchanged", err=True)
+    else:
+        compilation = validate_edit(repo, edit)
         write_edit(edit)
         for note in edit.notes:
             click.echo(f"timeoutc: note: {note}", err=True)
         click.echo(f"timeoutc: {where}: {edit.was} -> {edit.now}", err=True)
-    else:
-        click.echo(f"timeoutc: {where} is already {edit.now}; file unchanged", err=True)
+        stale = stale_outputs(repo, compilation.outputs)
+        if stale and not rebuild:
+            click.echo(
+                f"timeoutc: {stale} files in out/ are now stale; run timeoutc build", err=True
+            )
     if rebuild:
         build_repository(repo)
     return 0
+
+
+def stale_outputs(repo: Path, outputs: dict[str, bytes]) -> int:
+    """How many files of out/ differ from `outputs` (0 when out/ cannot be read)."""
+    from compiler.diagnostics import CompileError
+    from compiler.emit import compare, read_out
+
+    try:
+        return len(compare(read_out(repo), outputs))
+    except CompileError:
+        return 0
 
 
 @click.command()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -138,16 +139,46 @@ def rewrite(text: str, path: KeyPath, build: Callable[[Any, bool], Any], relativ
     """`text` with the value at `path` replaced by `build(old, in_flow)`."""
     newline = "\r\n" if "\r\n" in text and "\n" not in text.replace("\r\n", "") else "\n"
     source = text.replace("\r\n", "\n") if newline == "\r\n" else text
-    yaml = _round_trip_yaml()
+    round_trip = _round_trip_yaml()
     try:
-        data = yaml.load(source)
+        data = round_trip.load(source)
+        baseline = _dump_matching(round_trip, data, source)
+        old, new = _replace(data, path, build, top_blank=bool(_TOP_KEY_AFTER_BLANK.search(source)))
+        edited = _dump(round_trip, data)
     except YAMLError as exc:
         raise CompileError([Diagnostic(Mark(relative, 1, 1), f"cannot edit: {exc}")]) from None
-    baseline = _dump_matching(yaml, data, source)
-    old, new = _replace(data, path, build, top_blank=bool(_TOP_KEY_AFTER_BLANK.search(source)))
-    edited = _dump(yaml, data)
-    texts = (carry_over(source, baseline, edited), edited)
+    texts = [carry_over(source, baseline, edited), edited]
+    spliced = splice(source, edited, path)
+    if spliced is not None and spliced[1] not in baseline.splitlines():
+        texts.insert(0, spliced[0])  # ruamel would respace the value's line: splice it in
     return Rewrite(tuple(t.replace("\n", newline) for t in texts), old, new)
+
+
+def splice(original: str, edited: str, path: KeyPath) -> tuple[str, str] | None:
+    """`original` with the one-line value at `path` taken from `edited`, and its old line."""
+    old = _span(original, path)
+    new = _span(edited, path)
+    if old is None or new is None:
+        return None
+    old_line = original.split("\n")[original[: old[0]].count("\n")]
+    return original[: old[0]] + edited[new[0] : new[1]] + original[old[1] :], old_line
+
+
+def _span(text: str, path: KeyPath) -> tuple[int, int] | None:
+    """Start and end offsets of the node at `path`, when it sits on one line."""
+    try:
+        node: Any = pyyaml.compose(text, Loader=pyyaml.SafeLoader)
+    except pyyaml.YAMLError:
+        return None
+    for key in path:
+        if not isinstance(node, pyyaml.MappingNode):
+            return None
+        found = [v for k, v in node.value if isinstance(k, pyyaml.ScalarNode) and k.value == key]
+        if len(found) != 1:
+            return None
+        node = found[0]
+    start, end = node.start_mark, node.end_mark
+    return (start.index, end.index) if start.line == end.line else None
 
 
 def _round_trip_yaml() -> YAML:

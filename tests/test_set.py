@@ -128,6 +128,26 @@ def test_lines_ruamel_would_respace_are_left_alone(run: Run, repo: Path) -> None
     assert after == text.replace("safety_margin: 1.0", "safety_margin: 1.25")
 
 
+def test_a_value_on_a_line_ruamel_would_respace_is_spliced_in(run: Run, repo: Path) -> None:
+    text = (
+        "extends: base\n"
+        "platform: { project: netra-qa, min_instances: 0 }   # respaced by a dump\n"
+        "services:\n"
+        "    netra-backend:\n"
+        "        dependencies:\n"
+        "            redis:\n"
+        "                timeouts: { connect: 2s , command: 4s }\n"
+    )
+    write_profile(repo, "qa", text)
+    command = "services.netra-backend.dependencies.redis.timeouts.command"
+    assert run("set", "qa", command, "5s", "--root", repo).exit_code == 0
+    assert run("set", "qa", "platform.project", "netra-qa2", "--root", repo).exit_code == 0
+    assert run("set", "qa", command, "6s", "--fixed", "--root", repo).exit_code == 0
+    assert (repo / "profiles" / "qa.yaml").read_text() == (
+        text.replace("command: 4s", "command: {fixed: 6s}").replace("netra-qa,", "netra-qa2,")
+    )
+
+
 def test_windows_line_endings_are_kept(run: Run, repo: Path) -> None:
     path = repo / "profiles" / "development.yaml"
     crlf = path.read_bytes().replace(b"\n", b"\r\n")
@@ -234,9 +254,17 @@ def test_build_updates_out_and_check_is_clean(run: Run, repo: Path) -> None:
     assert run("check", "--root", repo).exit_code == 0
 
 
-def test_without_build_out_is_stale(run: Run, repo: Path) -> None:
-    assert run("set", "production", CONNECT, "5s", "--root", repo).exit_code == 0
+def test_without_build_out_is_stale_and_set_says_so(run: Run, repo: Path) -> None:
+    result = run("set", "production", CONNECT, "5s", "--root", repo)
+    assert result.exit_code == 0
+    assert "timeoutc: 4 files in out/ are now stale; run timeoutc build" in result.stderr
     assert run("check", "--root", repo).exit_code == 1
+
+
+def test_a_change_with_no_effect_on_outputs_says_nothing_of_out(run: Run, repo: Path) -> None:
+    result = run("set", "base", "services.netra-backend.allow.budget.callee", "x", "--root", repo)
+    assert result.exit_code == 0
+    assert "stale" not in result.stderr
 
 
 def test_no_temporary_file_is_left(run: Run, repo: Path) -> None:
