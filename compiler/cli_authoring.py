@@ -57,8 +57,8 @@ def set_value(
     change before the file is replaced; on any error it stays byte for byte as it was
     (exit 2).
     """
+    from compiler.authoring import SetRequest, plan_edit, validate_edit, write_edit
     from compiler.cli import build_repository, resolve_root
-    from compiler.editing import SetRequest, plan_edit, validate_edit, write_edit
     from compiler.keypaths import format_key_path
 
     repo = resolve_root(root)

@@ -2,9 +2,9 @@
 
 Everything outside the changed value stays byte for byte: ruamel keeps comments, key
 order, quoting and flow style; where it would still normalize a line elsewhere (spacing
-inside braces, say), only the lines of the edit are carried over into the original text.
-The result is then read back and must equal the old data with exactly one value changed.
-"""
+inside braces, say), only the lines of the edit are carried over into the original text,
+and a value on such a line is spliced in by its exact position. The result is then read
+back and must equal the old data with exactly one value changed."""
 
 from __future__ import annotations
 
@@ -12,16 +12,10 @@ import copy
 import difflib
 import io
 import itertools
-import json
-import os
 import re
-import shutil
-import stat
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml as pyyaml
 from ruamel.yaml import YAML
@@ -30,32 +24,19 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
-from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
-from compiler.emit import TEMP_SUFFIX
+from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.keypaths import (
     KeyPath,
-    KeyPathError,
     Kind,
-    SchemaWalker,
-    Target,
-    children,
     format_key_path,
-    locate,
-    merged_view,
-    parse_key_path,
 )
 from compiler.loader import Document, load_bytes, resolve_plain
-
-if TYPE_CHECKING:
-    from compiler.pipeline import Compilation
 
 MISSING: Any = object()
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 _BOOLEANS = {"true": True, "false": False}
-_KEY_LINE = re.compile(r"[^\s#%-]")
 _TOP_KEY_AFTER_BLANK = re.compile(r"\n[ \t]*\n[^\s#%-]")
-_REPOSITORY_INPUTS = ("profiles", "schemas", "templates")
 _INDENTS = ((2, 2, 0), (2, 4, 2), (4, 4, 0), (4, 6, 2), (4, 4, 2), (3, 3, 0), (3, 5, 2))
 WIDTH = 1 << 16
 
@@ -374,210 +355,3 @@ def key_mark(document: Document, path: KeyPath) -> Mark:
         if mark is not None:
             return mark
     return Mark(document.path)
-
-
-@dataclass(frozen=True)
-class SetRequest:
-    """`timeoutc set PROFILE KEY.PATH VALUE` as plain values."""
-
-    profile: str
-    key_path: str
-    value: str
-    fixed: bool = False
-    new: bool = False
-
-
-@dataclass(frozen=True)
-class Edit:
-    """A planned change of one profile file: its bytes before and after, and what changed."""
-
-    file: Path
-    relative: str
-    path: KeyPath
-    before: bytes
-    after: bytes
-    was: str
-    now: str
-    notes: tuple[str, ...] = ()
-
-    @property
-    def changed(self) -> bool:
-        """Whether the file's bytes change."""
-        return self.before != self.after
-
-
-def plan_edit(root: Path, request: SetRequest) -> Edit:
-    """Check the request against the schema and compute the file's new bytes; writes nothing."""
-    from compiler.pipeline import PROFILES_DIR, profile_files
-    from compiler.schema import read_schema
-
-    files = profile_files(root)
-    file = files.get(request.profile)
-    if file is None:
-        hint = did_you_mean(request.profile, files) or f"profiles: {', '.join(files)}"
-        message = f"unknown profile '{request.profile}'"
-        raise UsageError([Diagnostic(Mark(PROFILES_DIR), message, hint)])
-    relative = f"{PROFILES_DIR}/{file.name}"
-    before = _read(file, relative)
-    document = load_bytes(before, relative)
-    schema = read_schema(root)
-    segments: KeyPath = ()
-    try:
-        segments = parse_key_path(request.key_path)
-        target = locate(schema, segments)
-    except KeyPathError as exc:
-        where = key_mark(document, segments[: exc.depth])
-        raise UsageError([Diagnostic(where, exc.message, exc.hint)]) from None
-    view = merged_view(root, request.profile)
-    if not request.new:
-        _refuse_new_names(schema, document, target, view)
-    _refuse_unsettable(schema, document, target, request, view)
-    after, old, value = edit_profile(
-        before,
-        relative,
-        target.path,
-        lambda old, flow: new_value(
-            target.kind, request.value, old, fixed=request.fixed, flow=flow
-        ),
-    )
-    notes: list[str] = []
-    if not request.fixed and isinstance(old, Mapping) and "fixed" in old:
-        notes.append(
-            f"'{format_key_path(target.path)}' was pinned ({{fixed: {old['fixed']}}}); it is now "
-            "scaled by the environment (pass --fixed to keep it pinned)"
-        )
-    was = _was(document, view, target.path)
-    return Edit(file, relative, target.path, before, after, was, show(value), tuple(notes))
-
-
-def _read(file: Path, relative: str) -> bytes:
-    try:
-        return file.read_bytes()
-    except OSError as exc:
-        raise CompileError([Diagnostic(Mark(relative), f"cannot read: {exc.strerror}")]) from None
-
-
-def _refuse_new_names(
-    schema: Mapping[str, Any], document: Document, target: Target, view: Mapping[str, Any]
-) -> None:
-    """A service, dependency, timeout or path name new to the chain is a typo until --new."""
-    here: Any = view
-    for depth, (key, free) in enumerate(zip(target.path, target.free, strict=True)):
-        known = here if isinstance(here, Mapping) else {}
-        if free and key not in known:
-            parent = target.path[:depth]
-            title = _name_title(schema, parent)
-            close = did_you_mean(key, [k for k in known if isinstance(k, str)])
-            hint = f"{close} pass --new to add '{key}'" if close else f"pass --new to add '{key}'"
-            message = (
-                f"no {title} '{key}' in '{format_key_path(parent)}' of this profile or its bases"
-            )
-            raise UsageError(
-                [Diagnostic(key_mark(document, target.path[: depth + 1]), message, hint)]
-            )
-        here = known.get(key)
-
-
-def _name_title(schema: Mapping[str, Any], parent: KeyPath) -> str:
-    walker = SchemaWalker(schema)
-    node = locate(schema, parent).schema if parent else walker.resolve(schema)
-    rule = walker.resolve((walker.object_branch(node) or {}).get("propertyNames", {}))
-    return str(rule.get("title", "key")).lower().removesuffix(" name")
-
-
-def _refuse_unsettable(
-    schema: Mapping[str, Any],
-    document: Document,
-    target: Target,
-    request: SetRequest,
-    view: Mapping[str, Any],
-) -> None:
-    """`--fixed` only pins timeouts; a mapping is changed one key at a time."""
-    where = key_mark(document, target.path)
-    shown = format_key_path(target.path)
-    if request.fixed and target.kind != "timeout":
-        message = f"--fixed pins a timeout; '{shown}' is not one"
-        hint = "e.g. services.<service>.dependencies.<dependency>.timeouts.<timeout>"
-        raise UsageError([Diagnostic(where, message, hint)])
-    if target.kind == "object":
-        keys = [name for name, _ in children(schema, target.path, view)]
-        hint = f"e.g. {shown}.{keys[0]}" if keys else ""
-        raise UsageError([Diagnostic(where, f"'{shown}' is a mapping; set one of its keys", hint)])
-
-
-def _was(document: Document, view: Mapping[str, Any], path: KeyPath) -> str:
-    """The value before the edit, as a person reads it."""
-    own = _lookup(document.data, path)
-    if own is not MISSING:
-        return show(own)
-    inherited = _lookup(view, path)
-    return "not set" if inherited is MISSING else f"{show(inherited)} (inherited)"
-
-
-def _lookup(data: Any, path: KeyPath) -> Any:
-    for key in path:
-        if not isinstance(data, Mapping) or key not in data:
-            return MISSING
-        data = data[key]
-    return data
-
-
-def show(value: Any) -> str:
-    """A loaded value in profile syntax: 3s, {fixed: 3s}, [a, b], true."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {show(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(show(v) for v in value) + "]"
-    if isinstance(value, str) and not value.isprintable():
-        return json.dumps(value, ensure_ascii=False)
-    return "null" if value is None else str(value)
-
-
-def validate_edit(root: Path, edit: Edit) -> Compilation:
-    """Compile a scratch copy of the repository with the edited profile in place."""
-    from compiler.pipeline import compile_repository
-
-    with tempfile.TemporaryDirectory(prefix="timeoutc-set-") as scratch:
-        copy_root = Path(scratch)
-        try:
-            for folder in _REPOSITORY_INPUTS:
-                if (root / folder).is_dir():
-                    shutil.copytree(root / folder, copy_root / folder)
-        except (OSError, shutil.Error) as exc:
-            raise CompileError(
-                [Diagnostic(Mark(edit.relative), f"cannot copy the repository to check it: {exc}")]
-            ) from None
-        (copy_root / edit.relative).write_bytes(edit.after)
-        return compile_repository(copy_root)
-
-
-def write_edit(edit: Edit) -> None:
-    """Replace the profile atomically (temp file beside it, then rename); refuses if it moved."""
-    target = edit.file.resolve()
-    if _read(target, edit.relative) != edit.before:
-        raise CompileError(
-            [
-                Diagnostic(
-                    Mark(edit.relative),
-                    "changed on disk while timeoutc set ran; nothing written",
-                    "run the command again",
-                )
-            ]
-        )
-    temp = ""
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-        handle, temp = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
-        )
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(edit.after)
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except OSError as exc:
-        if temp:
-            Path(temp).unlink(missing_ok=True)
-        message = f"cannot write: {exc.strerror}; the file is unchanged"
-        raise CompileError([Diagnostic(Mark(edit.relative), message)]) from None
