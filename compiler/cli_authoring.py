@@ -120,11 +120,22 @@ def init(directory: Path) -> int:
 
 
 @click.command()
-def schema() -> None:
-    """Print the profile JSON Schema (the one that init writes to schemas/)."""
+@root_option
+@_reports_errors
+def schema(root: Path | None) -> int:
+    """Print the profile JSON Schema: timeoutc's own, or with --root that repository's."""
     from compiler.scaffold import data_file
 
-    click.echo(data_file("schemas/profile.schema.json").read_bytes(), nl=False)
+    if root is None:
+        click.echo(data_file("schemas/profile.schema.json").read_bytes(), nl=False)
+        return 0
+    from compiler.cli import resolve_root
+    from compiler.schema import SCHEMA_FILE, read_schema
+
+    repo = resolve_root(root)
+    read_schema(repo)  # a located error if it is missing or not a JSON Schema
+    click.echo((repo / SCHEMA_FILE).read_bytes(), nl=False)
+    return 0
 
 
 COMMANDS: list[click.Command] = [set_value, init, schema]

@@ -4,7 +4,8 @@ Everything outside the changed value stays byte for byte: ruamel keeps comments,
 order, quoting and flow style; where it would still normalize a line elsewhere (spacing
 inside braces, say), only the lines of the edit are carried over into the original text,
 and a value on such a line is spliced in by its exact position. The result is then read
-back and must equal the old data with exactly one value changed."""
+back and must equal the old data with exactly one value changed.
+"""
 
 from __future__ import annotations
 

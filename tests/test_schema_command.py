@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,17 @@ def test_schema_prints_the_repository_schema(run: Run) -> None:
     result = run("schema")
     assert result.exit_code == 0
     assert result.stdout == (REPO / "schemas" / "profile.schema.json").read_text(encoding="utf-8")
+
+
+def test_schema_of_another_repository(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "profile.schema.json").write_text('{"type": "object"}\n')
+    assert run("schema", "--root", tmp_path).stdout == '{"type": "object"}\n'
+    (tmp_path / "schemas" / "profile.schema.json").unlink()
+    missing = run("schema", "--root", tmp_path)
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith("schemas/profile.schema.json: error: cannot read")
 
 
 def test_packaged_schema_is_the_repository_schema() -> None:
