@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from compiler.completion import complete_environment, complete_service, complete_timeout
 from compiler.options import root_option
 
 F = TypeVar("F", bound=Callable[..., int])
@@ -96,9 +97,9 @@ COMMANDS: list[click.Command] = [diff]
 
 
 @click.command()
-@click.argument("environment")
-@click.argument("service")
-@click.argument("timeout", metavar="[DEP.TIMEOUT]", required=False)
+@click.argument("environment", shell_complete=complete_environment)
+@click.argument("service", shell_complete=complete_service)
+@click.argument("timeout", metavar="[DEP.TIMEOUT]", required=False, shell_complete=complete_timeout)
 @click.option(
     "--format",
     "fmt",
@@ -132,8 +133,8 @@ def explain(
 
 
 @click.command()
-@click.argument("environment")
-@click.argument("service", required=False)
+@click.argument("environment", shell_complete=complete_environment)
+@click.argument("service", required=False, shell_complete=complete_service)
 @click.option(
     "--format",
     "fmt",

@@ -157,3 +157,14 @@ def test_explain_timeouts_of_the_service() -> None:
         "websocket_bridge.send",
     ]
     assert offered(["--root", str(REPO), "staging", "nosuch"], "") == []
+
+
+def test_the_real_explain_and_show_complete_names() -> None:
+    root = f"--root {REPO}"
+    assert complete(f"explain {root} ") == ["development", "production", "staging"]
+    assert complete(f"explain {root} staging a") == ["auth-service"]
+    assert complete(f"explain {root} staging auth-service redis.c") == [
+        "redis.command",
+        "redis.connect",
+    ]
+    assert complete(f"show {root} production n") == ["netra-backend"]
