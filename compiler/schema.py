@@ -159,7 +159,7 @@ def _type_error(error: ValidationError, mark: Mark, name: str) -> Diagnostic:
     expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
     got = error.instance
     hint = ""
-    if expected == "boolean" and got in YAML11_BOOLEANS:
+    if expected == "boolean" and isinstance(got, str) and got in YAML11_BOOLEANS:
         hint = "YAML 1.2 reads this as a string; write true or false"
     elif expected in ("number", "integer") and isinstance(got, str):
         hint = "write a plain number without quotes or leading zeros"

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, Run, tree_bytes, write_profile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compiler.diagnostics import CompileError
+from compiler.pipeline import compile_repository
 
 BASE = """\
 abstract: true
@@ -439,6 +444,10 @@ def test_callee_service_must_exist(validate: Validate) -> None:
             "did you mean 'budget.startup-total'?",
         ),
         (
+            "extends: base\nabstract: []\n",
+            "2:11: error: 'abstract' must be a boolean, not a list",
+        ),
+        (
             "extends: base\nabstract: no\n",
             "2:11: error: 'abstract' must be a boolean, not 'no'; "
             "YAML 1.2 reads this as a string; write true or false",
@@ -578,3 +587,117 @@ def test_errors_touch_nothing(run: Run, root: Path) -> None:
     write_profile(root, "prod", "extends: base\nenvironment: {max_timeout: 1}\n")
     assert run("build", "--root", root).exit_code == 2
     assert tree_bytes(root / "out") == before
+
+
+# no input crashes
+
+
+VALUES = [
+    "",
+    '""',
+    "0",
+    "-1",
+    "1.5",
+    "1e9",
+    "1e-9",
+    "null",
+    "yes",
+    "0777",
+    "1:30",
+    "-1s",
+    "0s",
+    "25h",
+    "1.0001s",
+    "{fixed: 2s}",
+    "{fixed: 24h}",
+    "{}",
+    "[]",
+    "[[]]",
+    "{a: {b: c}}",
+    "true",
+    "x",
+    "'{service}'",
+    "'{x}'",
+    "'{'",
+    "/",
+    "3601s",
+    "1h",
+    "999ms",
+    "241s",
+    "db.connect",
+    "[db.connect, db.connect]",
+    "{chat: [db.query]}",
+    "{budget.startup-probe: ok}",
+    "api",
+    "65536",
+    "1001",
+    "!!str 1",
+    "&a 1",
+    "'\\u0000'",
+    '"\\t"',
+    "9999999999999999999999",
+]
+SLOTS = [
+    "abstract",
+    "extends",
+    "environment",
+    "environment.timeout_multiplier",
+    "environment.safety_margin",
+    "environment.max_timeout",
+    "environment.max_total_timeout",
+    "platform",
+    "platform.service_name",
+    "platform.cold_start_buffer",
+    "platform.min_instances",
+    "services",
+    "services.api",
+    "services.api.port",
+    "services.api.image",
+    "services.api.request_timeout",
+    "services.api.health",
+    "services.api.health.startup",
+    "services.api.startup",
+    "services.api.request_paths",
+    "services.api.allow",
+    "services.api.dependencies",
+    "services.api.dependencies.db",
+    "services.api.dependencies.db.timeouts",
+    "services.api.dependencies.db.timeouts.query",
+    "services.api.dependencies.db.retries",
+    "services.api.dependencies.db.backoff",
+    "services.api.dependencies.db.service",
+]
+
+
+def nested(slot: str, value: str) -> str:
+    keys = slot.split(".")
+    lines = [f"{'  ' * i}{key}:" for i, key in enumerate(keys)]
+    lines[-1] += f" {value}"
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def fuzz_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fuzz")
+    for folder in ("schemas", "templates"):
+        shutil.copytree(REPO / folder, root / folder)
+    (root / "profiles").mkdir()
+    write_profile(root, "base", BASE)
+    return root
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(SLOTS), st.sampled_from(VALUES)), max_size=3))
+def test_no_value_in_any_place_crashes(fuzz_root: Path, edits: list[tuple[str, str]]) -> None:
+    # Into a child of the base, into a profile of its own, and into the base itself.
+    prefixes = {"prod": "extends: base\n", "other": "abstract: true\n", "base": BASE}
+    for name, prefix in prefixes.items():
+        write_profile(fuzz_root, name, prefix)
+    for (name, prefix), (slot, value) in zip(prefixes.items(), edits, strict=False):
+        write_profile(fuzz_root, name, prefix + nested(slot, value))
+    try:
+        compile_repository(fuzz_root)
+    except CompileError as exc:
+        assert exc.diagnostics
+        for diagnostic in exc.diagnostics:
+            assert diagnostic.mark.path.startswith(("profiles/", "templates/")), diagnostic
