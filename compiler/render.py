@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import stat
+import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
@@ -18,6 +28,74 @@ from compiler.resolve import class_name
 
 TEMPLATES_DIR = "templates"
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.j2")
+RENDER_SECONDS = 10.0  # for one template and one service: a loop that runs away is an error
+MAX_RESULT_ITEMS = 10_000_000  # characters or items a template's `*` may make
+MAX_POWER_BITS = 100_000
+
+
+class _TemplateLoader(jinja2.FileSystemLoader):
+    """Templates from templates/ only: never through a link, never a FIFO or a device."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        pieces = split_template_path(template)  # refuses '..'
+        base = os.path.realpath(self.searchpath[0])
+        path = os.path.join(base, *pieces)
+        try:
+            regular = stat.S_ISREG(os.lstat(path).st_mode)
+        except OSError:
+            regular = False
+        if not regular or os.path.realpath(path) != path:
+            raise jinja2.TemplateNotFound(template)
+        return super().get_source(environment, template)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's sandbox, with `*` and `**` bounded: `{{ 9 ** 9 ** 9 }}` would never end."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if (
+            operator == "**"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and left.bit_length() * right > MAX_POWER_BITS
+        ):
+            raise SecurityError(f"{left} ** {right} is too large for a template")
+        if operator == "*":
+            sized, count = (left, right) if isinstance(right, int) else (right, left)
+            if (
+                isinstance(sized, str | list | tuple)
+                and isinstance(count, int)
+                and len(sized) * count > MAX_RESULT_ITEMS
+            ):
+                raise SecurityError(f"repeating a value {count} times is too much for a template")
+        return super().call_binop(context, operator, left, right)
+
+
+class _TimeUp(Exception):
+    """A template took longer than RENDER_SECONDS."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise `_TimeUp` inside the block after `seconds` (main thread only, where signals go)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise _TimeUp(f"took longer than {seconds:g}s; does a loop run away?")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def quoted(value: object) -> str:
@@ -33,8 +111,8 @@ class Templates:
 
 
 def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(folder, followlinks=False),
+    env = _Sandbox(
+        loader=_TemplateLoader(folder, followlinks=False),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -93,7 +171,8 @@ def render_service(
     context = {"profile": profile, "service": service, "environment": profile.name}
     for output, template in templates.by_output.items():
         try:
-            body = template.render(context)
+            with _time_limit(RENDER_SECONDS):
+                body = template.render(context)
         except jinja2.TemplateError as exc:
             raise CompileError([_template_error(output, exc)]) from None
         except Exception as exc:  # a sandbox violation or a filter raising on odd input
@@ -110,4 +189,6 @@ def _template_error(output: str, exc: Exception) -> Diagnostic:
         if frame.filename.endswith(name) and frame.lineno:
             line = frame.lineno
     message = getattr(exc, "message", None) or str(exc)
+    if isinstance(exc, jinja2.TemplateNotFound):
+        message = f"no template '{exc.name}' in {TEMPLATES_DIR}/ (links and special files aside)"
     return Diagnostic(Mark(f"{TEMPLATES_DIR}/{name}", line), f"template: {message}")
