@@ -26,7 +26,7 @@ def resolve_root(root: Path | None) -> Path:
     from compiler.pipeline import PROFILES_DIR, find_root
 
     if root is not None:
-        if not (root / PROFILES_DIR).is_dir():
+        if not (root / PROFILES_DIR).is_dir() and not (root / PROFILES_DIR).is_symlink():
             raise click.UsageError(f"{root} has no {PROFILES_DIR}/ folder")
         return root.resolve()
     found = find_root(Path.cwd())

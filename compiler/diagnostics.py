@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning", "note"]
+MAX_ERRORS = 100  # per file and stage: a hostile file cannot make the compiler list millions
+MAX_LINE = 2000  # characters of one printed diagnostic; a value may be megabytes long
 
 
 @dataclass(frozen=True, order=True)
@@ -40,14 +42,29 @@ class Diagnostic:
         text = f"{self.mark}: {self.severity}: {self.message}"
         if self.hint:
             text += f"; {self.hint}"
-        return text
+        return printable(text)
+
+
+def printable(text: str) -> str:
+    """`text` on one short line: newlines, escapes and other invisible characters as `\\n`."""
+    more = ""
+    if len(text) > MAX_LINE:
+        more = f"... ({len(text) - MAX_LINE} more characters)"
+        text = text[:MAX_LINE]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text + more
+
+
+def _sort_key(d: Diagnostic) -> tuple[str, int, int, str, str, str, str]:
+    return (d.mark.path, d.mark.line, d.mark.column, d.message, d.hint, d.severity, d.rule)
 
 
 class CompileError(Exception):
     """Base of every error a user can cause; carries all diagnostics found."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        self.diagnostics = tuple(sorted(set(diagnostics)))
+        self.diagnostics = tuple(sorted(set(diagnostics), key=_sort_key))  # = dataclass order
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 

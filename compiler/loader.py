@@ -7,18 +7,21 @@ tags, anchors, aliases, duplicate keys and extra documents are errors with a pla
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import yaml
 
-from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark
 
 Path = tuple[str | int, ...]
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
+MAX_NODES = 200_000  # keys, values and items (2x a 1000-service profile): bounds the time
 
 _NULL = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})
@@ -106,6 +109,22 @@ def _offset_mark(raw: bytes, offset: int, path: str) -> Mark:
     return Mark(path, line, column)
 
 
+def read_limited(file: str | os.PathLike[str], path: str) -> bytes:
+    """The bytes of a regular file, at most one more than the limit: never blocks on a FIFO
+    or reads a device like /dev/zero forever."""
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise CompileError([Diagnostic(Mark(path), f"cannot read: {exc.strerror}")]) from None
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CompileError([Diagnostic(Mark(path), "is not a regular file")])
+        try:
+            return stream.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise CompileError([Diagnostic(Mark(path), f"cannot read: {exc.strerror}")]) from None
+
+
 def load_bytes(raw: bytes, path: str) -> Document:
     """Compose `raw` (one YAML document holding a mapping) into a `Document`."""
     if len(raw) > MAX_FILE_BYTES:
@@ -144,6 +163,7 @@ class _Composer:
         root: Any = None
         documents = 0
         stack: list[_Frame] = []
+        nodes = 0
         try:
             for event in yaml.parse(text, Loader=yaml.CSafeLoader):
                 kind = type(event)
@@ -162,6 +182,10 @@ class _Composer:
                 if kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
                     stack.pop()
                     continue
+                nodes += 1
+                if nodes > MAX_NODES:
+                    self.fail(event, f"more than {MAX_NODES} YAML nodes in one profile")
+                    break
                 if not self.acceptable(event):
                     break
                 top = stack[-1] if stack else None
@@ -235,6 +259,9 @@ class _Composer:
         if key in frame.container:
             first = self.key_marks[path]
             self.fail(event, f"duplicate key '{key}' (first at line {first.line})")
+            if len(self.errors) >= MAX_ERRORS:
+                self.fail(event, f"too many errors; stopped after {MAX_ERRORS}")
+                return False
         self.key_marks[path] = self.mark(event)
         frame.key = key
         return True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from compiler.budgets import check_budgets
 from compiler.diagnostics import CompileError, Diagnostic, Mark
-from compiler.loader import Document, load_bytes
+from compiler.loader import Document, load_bytes, read_limited
 from compiler.merge import extends_chain, is_abstract, merge_chain
 from compiler.model import Profile
 from compiler.render import load_templates, render_service
@@ -31,8 +31,8 @@ class Compilation:
 def find_root(start: Path) -> Path | None:
     """The nearest folder from `start` upward that holds profiles/."""
     for folder in (start, *start.parents):
-        if (folder / PROFILES_DIR).is_dir():
-            return folder
+        if (folder / PROFILES_DIR).is_dir() or (folder / PROFILES_DIR).is_symlink():
+            return folder  # a broken or looping link is this repository's error to report
     return None
 
 
@@ -79,12 +79,7 @@ def load_profiles(root: Path) -> dict[str, Document]:
     for name, path in files.items():
         relative = f"{PROFILES_DIR}/{path.name}"
         try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            errors.append(Diagnostic(Mark(relative), f"cannot read: {exc.strerror}"))
-            continue
-        try:
-            document = load_bytes(raw, relative)
+            document = load_bytes(read_limited(path, relative), relative)
             raise_for_schema(document, validator)
         except CompileError as exc:
             errors.extend(exc.diagnostics)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import keyword
+import re
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from compiler import cloudrun
-from compiler.diagnostics import CompileError, Diagnostic, did_you_mean
+from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, did_you_mean
 from compiler.durations import (
     format_duration,
     parse_duration_ms,
@@ -29,6 +30,10 @@ from compiler.model import (
     Timeout,
 )
 
+# The spec's name rules, checked here too: a repository's schema may be looser, and these
+# names become folders in out/ and identifiers in the outputs, written there unquoted.
+SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]*")
+IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 REQUIRED = (
     ("image",),
     ("port",),
@@ -72,6 +77,9 @@ class _Resolver:
             )
         services = []
         for name in services_data:
+            if len(self.errors) >= MAX_ERRORS:
+                self.fail(("services",), f"too many errors; stopped after {MAX_ERRORS}")
+                break
             service = self.service(name, environment, services_data)
             if service is not None:
                 services.append(service)
@@ -123,6 +131,10 @@ class _Resolver:
         root: Path = ("services", name)
         data: dict[str, Any] = all_services[name] or {}
         before = len(self.errors)
+        if not SERVICE_NAME.fullmatch(name):
+            hint = "lowercase letters, digits and '-', starting with a letter"
+            self.fail(root, f"invalid service name '{name}'", hint, key=True)
+            return None
         for required in REQUIRED:
             if _get(data, required) is None:
                 self.fail(
@@ -282,7 +294,10 @@ class _Resolver:
         return tuple(resolved)
 
     def check_identifier(self, path: Path, name: str, kind: str) -> None:
-        if keyword.iskeyword(name):
+        if not IDENTIFIER.fullmatch(name):
+            hint = "lowercase letters, digits and '_', starting with a letter"
+            self.fail(path, f"invalid {kind} name '{name}'", hint, key=True)
+        elif keyword.iskeyword(name):
             self.fail(
                 path,
                 f"{kind} name '{name}' is a Python keyword",

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, cast
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
-from compiler.diagnostics import CompileError, Diagnostic, Mark, did_you_mean
+from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark, did_you_mean
 from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
-from compiler.loader import Document
+from compiler.loader import Document, read_limited
 
 SCHEMA_FILE = FsPath("schemas") / "profile.schema.json"
 MAX_REQUEST_TIMEOUT_MS = 3_600_000
@@ -50,9 +52,9 @@ def _is_request_timeout(instance: object) -> bool:
 
 def read_schema(root: FsPath) -> dict[str, Any]:
     """The repository's profile schema, as JSON."""
-    path = root / SCHEMA_FILE
+    raw = read_limited(root / SCHEMA_FILE, SCHEMA_FILE.as_posix())
     try:
-        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        schema: dict[str, Any] = json.loads(raw.decode("utf-8"))
         Draft202012Validator.check_schema(schema)
     except (OSError, ValueError) as exc:
         message = f"cannot read: {exc}"
@@ -64,9 +66,47 @@ def read_schema(root: FsPath) -> dict[str, Any]:
     return schema
 
 
+def _end_anchored(pattern: str) -> str:
+    """`pattern` with each `$` as `\\Z`: Python's `$` also matches before a final newline."""
+    out: list[str] = []
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = r"\Z"
+        out.append(char)
+    return "".join(out)
+
+
+@cache
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(_end_anchored(pattern))
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """`pattern` as JSON Schema (ECMA-262) reads it: `'name\\n'` does not match `^[a-z]+$`."""
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_ProfileValidator = cast(
+    type[Draft202012Validator],
+    validators.extend(Draft202012Validator, {"pattern": _pattern}),  # type: ignore[no-untyped-call]
+)
+
+
 @cache
 def _validator(schema_text: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_text), format_checker=_formats)
+    return _ProfileValidator(json.loads(schema_text), format_checker=_formats)
 
 
 def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
@@ -78,7 +118,12 @@ def validate_document(document: Document, validator: Draft202012Validator) -> li
     """Every schema error of `document`, each at the key or value it concerns."""
     found: list[Diagnostic] = []
     for error in validator.iter_errors(document.data):
-        diagnosed = list(_diagnose(error, document))
+        if len(found) >= MAX_ERRORS:
+            found.append(
+                Diagnostic(Mark(document.path), f"too many errors; stopped after {MAX_ERRORS}")
+            )
+            break
+        diagnosed = list(itertools.islice(_diagnose(error, document), MAX_ERRORS))
         if not diagnosed:  # never drop a schema error, even one no branch above words well
             path = tuple(error.absolute_path)
             message = f"{_describe_path(path)}: {_plain(error.message)}"
