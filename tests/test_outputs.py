@@ -321,6 +321,9 @@ def test_importing_the_modules_gives_the_model_values(modules: Modules) -> None:
         assert output.profile.name == module.ENVIRONMENT
         assert service.name == module.SERVICE
         assert service.cloud_run_name == module.CLOUD_RUN_SERVICE
+        for constant in ("ENVIRONMENT", "SERVICE", "CLOUD_RUN_SERVICE"):
+            assert module.__annotations__[constant] == "Final[str]", (output, constant)
+        assert module.__annotations__["TIMEOUTS"] == "Final[Timeouts]", output
         for env_name, value in service.env:
             constant = getattr(module, env_name)
             assert type(constant) is float and constant == float(value), (output, env_name)
