@@ -248,7 +248,9 @@ def out_lock(built: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def test_a_second_build_waits_for_none_and_says_so(built: Path, run: Run, out_lock: None) -> None:
+def test_a_second_build_is_refused_while_the_first_holds_the_lock(
+    built: Path, run: Run, out_lock: None
+) -> None:
     before = tree_bytes(built / "out")
     result = run("build", "--root", built)
     assert result.exit_code == 2
