@@ -337,7 +337,7 @@ def request_path(profile: Profile, service: Service) -> Iterator[RuleResult]:
 
 def callee(profile: Profile, service: Service) -> Iterator[RuleResult]:
     """A caller waits at least as long as its callee's longest path, at most its request."""
-    services = {s.name: s for s in profile.services}
+    services = profile.services_by_name
     for dependency in service.dependencies:
         if dependency.service is None or dependency.service not in services:
             continue

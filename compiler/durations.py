@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 MAX_DURATION_MS = 24 * UNIT_MS["h"]
@@ -17,6 +18,7 @@ class DurationError(ValueError):
     """A duration or factor text that is not acceptable; the message says why."""
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every timeout of every service
 def parse_duration_ms(text: str) -> int:
     """`'1.5s'` -> 1500. Rejects a missing unit, zero, below 1 ms precision, above 24h."""
     match = DURATION_TEXT.fullmatch(text)
@@ -36,6 +38,7 @@ def parse_duration_ms(text: str) -> int:
     return int(exact)
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every timeout of every service
 def parse_factor(text: str) -> Fraction:
     """`'0.7'` -> Fraction(7, 10): a decimal above 0 and at most 100, never a float."""
     if _DECIMAL.fullmatch(text) is None:
@@ -50,12 +53,14 @@ def parse_factor(text: str) -> Fraction:
 
 def scale_ms(base_ms: int, *factors: Fraction) -> int:
     """`ceil(base_ms * f1 * f2 ...)`, computed exactly."""
-    product = Fraction(base_ms)
-    for factor in factors:
-        product *= factor
-    return -(-product.numerator // product.denominator)
+    numerator, denominator = base_ms, 1
+    for factor in factors:  # integers, not Fraction: no gcd per step, same ceiling
+        numerator *= factor.numerator
+        denominator *= factor.denominator
+    return -(-numerator // denominator)
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every timeout of every service
 def format_seconds(ms: int) -> str:
     """Exact decimal seconds with at least one fractional digit: 3000 -> '3.0', 257 -> '0.257'."""
     whole, fraction = divmod(ms, 1000)

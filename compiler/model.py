@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 
 from compiler.diagnostics import Mark
 from compiler.durations import format_seconds
@@ -38,17 +39,17 @@ class Timeout:
     operands: tuple[Operand, ...]
     mark: Mark
 
-    @property
+    @cached_property
     def ref(self) -> str:
         """`database.connect`."""
         return f"{self.dependency}.{self.name}"
 
-    @property
+    @cached_property
     def env_name(self) -> str:
         """`DATABASE_CONNECT_TIMEOUT_S`."""
         return f"{self.dependency}_{self.name}_TIMEOUT_S".upper()
 
-    @property
+    @cached_property
     def seconds(self) -> str:
         """Exact decimal seconds: `3.0`, `1.155`."""
         return format_seconds(self.ms)
@@ -110,12 +111,12 @@ class Service:
         """Cloud Run's `timeoutSeconds`."""
         return self.request_timeout_ms // 1000
 
-    @property
+    @cached_property
     def timeouts(self) -> tuple[Timeout, ...]:
         """Every timeout of every dependency, in declaration order."""
         return tuple(t for d in self.dependencies for t in d.timeouts)
 
-    @property
+    @cached_property
     def env(self) -> tuple[tuple[str, str], ...]:
         """The environment variables, sorted by name, values in exact seconds."""
         pairs = [(t.env_name, t.seconds) for t in self.timeouts]
@@ -157,6 +158,11 @@ class Profile:
     environment: Environment
     platform: Platform
     services: tuple[Service, ...]
+
+    @cached_property
+    def services_by_name(self) -> dict[str, Service]:
+        """The services by name, for rules that follow a callee."""
+        return {service.name: service for service in self.services}
 
     @property
     def header(self) -> str:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler.budgets import check_budgets
+from compiler.collector import rare_collections
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.loader import Document, load_bytes, read_limited
 from compiler.merge import extends_chain, is_abstract, merge_chain
 from compiler.model import Profile
-from compiler.render import load_templates, render_service
 from compiler.resolve import resolve_profile
 from compiler.schema import raise_for_schema, read_schema, validator_for
 from compiler.verify import verify_output
@@ -131,6 +131,8 @@ def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:
 
 def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
     """Every output of every service, verified against the model, as bytes."""
+    from compiler.render import load_templates, render_service  # Jinja2: only when rendering
+
     templates = load_templates(root)
     outputs: dict[str, bytes] = {}
     for profile in profiles:
@@ -143,6 +145,7 @@ def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
 
 def compile_repository(root: Path, *, render: bool = True) -> Compilation:
     """Run the whole pipeline on the repository at `root`."""
-    profiles = resolve_all(load_profiles(root))
-    outputs = render_all(root, profiles) if render else {}
+    with rare_collections():
+        profiles = resolve_all(load_profiles(root))
+        outputs = render_all(root, profiles) if render else {}
     return Compilation(profiles, outputs)

@@ -25,6 +25,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile, Service
 from compiler.resolve import class_name
+from compiler.sandbox import MemoizedSandbox
 
 TEMPLATES_DIR = "templates"
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.j2")
@@ -51,7 +52,7 @@ class _TemplateLoader(jinja2.FileSystemLoader):
         return super().get_source(environment, template)
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
+class _Sandbox(MemoizedSandbox):
     """Jinja2's sandbox, with `*` and `**` bounded: `{{ 9 ** 9 ** 9 }}` would never end."""
 
     intercepted_binops = frozenset({"*", "**"})

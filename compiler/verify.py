@@ -10,6 +10,7 @@ import yaml
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile, Service
+from compiler.readback import load_yaml
 
 Check = Callable[[str, Profile, Service], list[str]]
 
@@ -41,7 +42,7 @@ def _differs(what: str, got: Any, want: Any) -> list[str]:
 
 def check_service_yaml(text: str, profile: Profile, service: Service) -> list[str]:
     """The Cloud Run service reads back with every value of the model, strings as strings."""
-    doc = yaml.load(text, Loader=yaml.CSafeLoader)
+    doc = load_yaml(text)
     spec = doc["spec"]["template"]["spec"]
     container = spec["containers"][0]
     probe = container["startupProbe"]
@@ -93,7 +94,7 @@ def check_env_file(text: str, profile: Profile, service: Service) -> list[str]:
 
 def check_env_yaml(text: str, profile: Profile, service: Service) -> list[str]:
     """A YAML map of strings, exactly the env vars."""
-    return _differs("variables", yaml.load(text, Loader=yaml.CSafeLoader), _env_pairs(service))
+    return _differs("variables", load_yaml(text), _env_pairs(service))
 
 
 def check_python(text: str, profile: Profile, service: Service) -> list[str]:
@@ -118,7 +119,7 @@ def check_python(text: str, profile: Profile, service: Service) -> list[str]:
 
 
 def _yaml_parses(text: str, profile: Profile, service: Service) -> list[str]:
-    yaml.load(text, Loader=yaml.CSafeLoader)
+    load_yaml(text)
     return []
 
 

@@ -1,0 +1,227 @@
+"""The performance shortcuts give exactly what the slow paths give."""
+
+from __future__ import annotations
+
+import gc
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+import yaml
+from conftest import REPO
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from compiler.collector import ALLOCATIONS_PER_COLLECTION, rare_collections
+from compiler.durations import scale_ms
+from compiler.readback import load_yaml
+from compiler.sandbox import MemoizedSandbox
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down (`True == 1`, but not here)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b) or (a != a and b != b)  # NaN
+
+
+def outcome(load: Any, text: str) -> tuple[str, Any]:
+    try:
+        return "value", load(text)
+    except Exception as exc:
+        return "error", (type(exc), str(exc))
+
+
+def assert_reads_like_pyyaml(text: str) -> None:
+    fast = outcome(load_yaml, text)
+    slow = outcome(lambda t: yaml.load(t, Loader=yaml.CSafeLoader), text)
+    assert fast[0] == slow[0], text
+    assert same(fast[1], slow[1]), text
+
+
+def test_readback_of_every_shipped_output() -> None:
+    files = sorted((REPO / "out").rglob("*.yaml"))
+    assert files
+    for path in files:
+        assert_reads_like_pyyaml(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "---",
+        "a: 1\n---\nb: 2\n",
+        "a: &x 1\nb: *x\n",
+        "<<: {a: 1}\nb: 2\n",
+        "a: <<\n",
+        "!!str 5",
+        "a: !!int '7'\n",
+        "a: yes\nb: 0777\nc: 12:30\nd: 1e3\ne: .inf\nf: ~\ng: 2001-12-14\nh: .nan\ni: 0x1F\n",
+        "[1, {a: b}, [c]]",
+        "? [a]\n: b\n",
+        "a: [",
+        "a: =\n",
+        "a: '5.0'\nb: \"x\\ty\"\nc: |\n  block\n",
+        "- - 1\n  - 2\n- {}\n- []\n",
+        "a: 1\na: 2\nb: 3\n",
+        "key: !foo bar\n",
+        "'a': b\n\"c\": d\n",
+        "a: ! 5\n",
+        "{1: a, true: b, null: c, 1.5: d}",
+        "a:\n  - b: {c: [1, 2, {d: e}]}\n",
+    ],
+)
+def test_readback_of_odd_documents(text: str) -> None:
+    assert_reads_like_pyyaml(text)
+
+
+YAML_PIECES = st.sampled_from(
+    [
+        "a",
+        "b",
+        ": ",
+        ":",
+        "- ",
+        "\n",
+        "  ",
+        "'",
+        '"',
+        "#",
+        "&x ",
+        "*x",
+        "!",
+        "!!str ",
+        "<<",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        "yes",
+        "0777",
+        "1.5",
+        "~",
+        "null",
+        "---",
+        "? ",
+        "|",
+        ">",
+        "12:30",
+        "=",
+        "\t",
+        "\\",
+        "é",
+        "0x1F",
+        ".inf",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(YAML_PIECES, max_size=30).map("".join))
+def test_readback_of_arbitrary_text(text: str) -> None:
+    assert_reads_like_pyyaml(text)
+
+
+class Thing:
+    """A plain object with a public and a private attribute."""
+
+    def __init__(self) -> None:
+        self.name = "thing"
+        self._secret = "hidden"
+
+
+@pytest.mark.parametrize(
+    ("obj", "attribute"),
+    [
+        (Thing(), "name"),
+        (Thing(), "_secret"),
+        ([1, 2], "append"),
+        ({"a": 1}, "update"),
+        ({"a": 1}, "items"),
+        ("text", "upper"),
+        ((lambda: 1), "__globals__"),
+        (Thing(), "__class__"),
+        ({"name": "key"}, "name"),
+        (Thing(), "missing"),
+    ],
+)
+def test_memoized_sandbox_gives_the_sandbox_verdicts(obj: Any, attribute: str) -> None:
+    plain = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    memo = MemoizedSandbox(undefined=jinja2.StrictUndefined)
+    for _ in range(2):  # the second time, from the memo
+        expected, got = plain.getattr(obj, attribute), memo.getattr(obj, attribute)
+        assert type(got) is type(expected)
+        if not isinstance(expected, jinja2.Undefined):
+            assert got == expected
+
+
+def test_memoized_sandbox_still_refuses_unsafe_templates() -> None:
+    env = MemoizedSandbox(undefined=jinja2.StrictUndefined)
+    template = env.from_string("{{ items.append(3) }}")
+    for _ in range(2):
+        with pytest.raises(SecurityError):
+            template.render(items=[1, 2])
+    assert env.from_string("{{ t.name }}{{ t.name }}").render(t=Thing()) == "thingthing"
+    with pytest.raises(SecurityError):
+        env.from_string("{{ t._secret }}").render(t=Thing())
+
+
+def test_a_subclass_with_its_own_verdict_is_not_memoized() -> None:
+    class ValueDependent(MemoizedSandbox):
+        def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+            return value != "hidden-by-value" and super().is_safe_attribute(obj, attr, value)
+
+    env = ValueDependent(undefined=jinja2.StrictUndefined)
+    thing = Thing()
+    assert env.getattr(thing, "name") == "thing"
+    thing.name = "hidden-by-value"
+    assert isinstance(env.getattr(thing, "name"), jinja2.Undefined)
+
+
+def test_rare_collections_restores_the_threshold() -> None:
+    before = gc.get_threshold()
+    with rare_collections():
+        assert gc.get_threshold()[0] == max(before[0], ALLOCATIONS_PER_COLLECTION)
+    assert gc.get_threshold() == before
+
+
+def test_rare_collections_keeps_automatic_collection_off() -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(0)
+    try:
+        with rare_collections():
+            assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
+
+
+FACTORS = st.fractions(min_value=Fraction(1, 10**6), max_value=100)
+
+
+@given(st.integers(min_value=1, max_value=86_400_000), st.lists(FACTORS, max_size=3))
+def test_scale_ms_is_the_exact_ceiling(base_ms: int, factors: list[Fraction]) -> None:
+    product = Fraction(base_ms)
+    for factor in factors:
+        product *= factor
+    assert scale_ms(base_ms, *factors) == -(-product.numerator // product.denominator)
+
+
+def test_generated_outputs_read_back_like_pyyaml(tmp_path: Path) -> None:
+    from bench.floor import outputs
+    from bench.generate import generate
+
+    root = generate(tmp_path / "repo", 4, 4)
+    texts = [v.decode() for k, v in outputs(root).items() if k.endswith(".yaml")]
+    assert len(texts) == 32
+    for text in texts:
+        assert_reads_like_pyyaml(text)
