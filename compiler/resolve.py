@@ -83,6 +83,7 @@ class _Resolver:
             service = self.service(name, environment, services_data)
             if service is not None:
                 services.append(service)
+        self.check_unique_cloud_run_names(services)
         if self.errors:
             raise CompileError(self.errors)
         return Profile(
@@ -93,6 +94,20 @@ class _Resolver:
             platform,
             tuple(services),
         )
+
+    def check_unique_cloud_run_names(self, services: list[Service]) -> None:
+        """Two services deployed under one Cloud Run name would replace each other."""
+        owners: dict[str, str] = {}
+        for service in services:
+            other = owners.setdefault(service.cloud_run_name, service.name)
+            if other != service.name:
+                self.fail(
+                    ("services", service.name),
+                    f"services '{other}' and '{service.name}' both become Cloud Run service "
+                    f"'{service.cloud_run_name}' in profile '{self.merged.name}'",
+                    "put {service} in platform.service_name",
+                    key=True,
+                )
 
     def environment(self) -> Environment:
         data = self.merged.data.get("environment") or {}

@@ -118,6 +118,18 @@ def test_concrete_profile_without_services(validate: Validate) -> None:
     ]
 
 
+def test_two_services_may_not_share_a_cloud_run_name(validate: Validate) -> None:
+    second = BASE.split("services:\n", 1)[1].replace("  api:", "  worker:")
+    lines = validate(
+        prod="extends: base\nplatform:\n  service_name: shop-{environment}\n"
+        "services:\n" + second
+    )
+    assert lines == [
+        f"{P}:5:3: error: services 'api' and 'worker' both become Cloud Run service "
+        "'shop-prod' in profile 'prod'; put {service} in platform.service_name"
+    ]
+
+
 def test_bases_may_be_incomplete(run: Run, root: Path) -> None:
     write_profile(root, "partial", "abstract: true\nservices:\n  api:\n    port: 1\n")
     result = run("validate", "--root", root)
