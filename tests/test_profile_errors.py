@@ -121,8 +121,7 @@ def test_concrete_profile_without_services(validate: Validate) -> None:
 def test_two_services_may_not_share_a_cloud_run_name(validate: Validate) -> None:
     second = BASE.split("services:\n", 1)[1].replace("  api:", "  worker:")
     lines = validate(
-        prod="extends: base\nplatform:\n  service_name: shop-{environment}\n"
-        "services:\n" + second
+        prod="extends: base\nplatform:\n  service_name: shop-{environment}\nservices:\n" + second
     )
     assert lines == [
         f"{P}:5:3: error: services 'api' and 'worker' both become Cloud Run service "
