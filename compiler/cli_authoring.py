@@ -6,29 +6,13 @@ until they run) are imported here, so that `timeoutc --help` stays fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from compiler.completion import complete_key_path, complete_profile
 from compiler.options import fixed_option, new_key_option, rebuild_option, root_option
-
-F = TypeVar("F", bound=Callable[..., int])
-
-
-def _reports_errors(command: F) -> F:
-    """`compiler.cli.reports_errors`, looked up when the command runs (no import cycle)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> int:
-        from compiler.cli import reports_errors
-
-        return reports_errors(command)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+from compiler.runner import build_repository, reports_errors, resolve_root
 
 
 @click.command("set")
@@ -39,7 +23,7 @@ def _reports_errors(command: F) -> F:
 @new_key_option
 @rebuild_option
 @root_option
-@_reports_errors
+@reports_errors
 def set_value(
     profile: str,
     key_path: str,
@@ -58,7 +42,6 @@ def set_value(
     (exit 2).
     """
     from compiler.authoring import SetRequest, plan_edit, validate_edit, write_edit
-    from compiler.cli import build_repository, resolve_root
     from compiler.keypaths import format_key_path
 
     repo = resolve_root(root)
@@ -95,17 +78,26 @@ def stale_outputs(repo: Path, outputs: dict[str, bytes]) -> int:
 
 @click.command()
 @click.argument(
-    "directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
+    "directory", required=False, default=None, type=click.Path(file_okay=False, path_type=Path)
 )
-@_reports_errors
-def init(directory: Path) -> int:
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The folder to create the repository in (the same as DIRECTORY).",
+)
+@reports_errors
+def init(directory: Path | None, root: Path | None) -> int:
     """Create a working config repository in DIRECTORY (default: here), then build it.
 
     Writes example profiles, schemas/, templates/, README.md and .pre-commit-config.yaml,
     and builds out/. Refuses, writing nothing, if any of them exists (exit 2).
     """
-    from compiler.cli import build_repository
     from compiler.scaffold import create_repository
+
+    if directory is not None and root is not None and directory != root:
+        raise click.UsageError("give the folder once: as DIRECTORY or as --root")
+    directory = directory or root or Path(".")
 
     created = create_repository(directory)
     build_repository(directory)
@@ -121,7 +113,7 @@ def init(directory: Path) -> int:
 
 @click.command()
 @root_option
-@_reports_errors
+@reports_errors
 def schema(root: Path | None) -> int:
     """Print the profile JSON Schema: timeoutc's own, or with --root that repository's."""
     from compiler.scaffold import data_file
@@ -129,7 +121,6 @@ def schema(root: Path | None) -> int:
     if root is None:
         click.echo(data_file("schemas/profile.schema.json").read_bytes(), nl=False)
         return 0
-    from compiler.cli import resolve_root
     from compiler.schema import SCHEMA_FILE, read_schema
 
     repo = resolve_root(root)

@@ -7,35 +7,13 @@ when it runs, so that `timeoutc --help` stays fast.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from compiler.completion import complete_environment, complete_service, complete_timeout
 from compiler.options import root_option
-
-F = TypeVar("F", bound=Callable[..., int])
-
-
-def _reports_errors(command: F) -> F:
-    """`compiler.cli.reports_errors`, looked up when the command runs (no import cycle)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> int:
-        from compiler.cli import reports_errors
-
-        return reports_errors(command)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _root(root: Path | None) -> Path:
-    from compiler.cli import resolve_root
-
-    return resolve_root(root)
+from compiler.runner import reports_errors, resolve_root
 
 
 def wants_color(isatty: bool, environ: dict[str, str] | os._Environ[str]) -> bool:
@@ -61,7 +39,7 @@ def wants_color(isatty: bool, environ: dict[str, str] | os._Environ[str]) -> boo
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when any resolved value changed.")
 @root_option
-@_reports_errors
+@reports_errors
 def diff(base: str | None, fmt: str, exit_code: bool, root: Path | None) -> int:
     """Resolved values at a git revision vs the working tree, with exact % changes.
 
@@ -70,15 +48,28 @@ def diff(base: str | None, fmt: str, exit_code: bool, root: Path | None) -> int:
     """
     import sys
 
+    from compiler.diagnostics import CompileError, Diagnostic
     from compiler.diff_report import render_json, render_markdown, render_text
     from compiler.diffing import compare
+    from compiler.model import Profile
     from compiler.pipeline import compile_repository
     from compiler.snapshot import compile_revision, resolve_revision
 
-    repo = _root(root)
+    repo = resolve_root(root)
     revision = resolve_revision(repo, base)
-    before = compile_revision(repo, revision)
-    after = compile_repository(repo, render=False).profiles
+    before: tuple[Profile, ...] = ()  # both sides are compiled: all errors, not the first
+    after: tuple[Profile, ...] = ()
+    errors: list[Diagnostic] = []
+    try:
+        before = compile_revision(repo, revision)
+    except CompileError as exc:
+        errors.extend(exc.diagnostics)
+    try:
+        after = compile_repository(repo, render=False).profiles
+    except CompileError as exc:
+        errors.extend(exc.diagnostics)
+    if errors:
+        raise CompileError(errors)
     changes = compare(before, after)
     if fmt == "json":
         text = render_json(changes, revision.label, revision.commit)
@@ -109,7 +100,7 @@ COMMANDS: list[click.Command] = [diff]
     help="text for people, json for machines.",
 )
 @root_option
-@_reports_errors
+@reports_errors
 def explain(
     environment: str, service: str, timeout: str | None, fmt: str, root: Path | None
 ) -> int:
@@ -123,7 +114,7 @@ def explain(
 
     from compiler.explain import explanation, find_service, load, render_text
 
-    profile, merged = load(_root(root), environment)
+    profile, merged = load(resolve_root(root), environment)
     document = explanation(profile, merged, find_service(profile, service), timeout)
     if fmt == "json":
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -144,7 +135,7 @@ def explain(
     help="yaml for people, json for machines (jq).",
 )
 @root_option
-@_reports_errors
+@reports_errors
 def show(environment: str, service: str | None, fmt: str, root: Path | None) -> int:
     """Print the merged, resolved profile of ENVIRONMENT (durations in seconds).
 
@@ -154,7 +145,7 @@ def show(environment: str, service: str | None, fmt: str, root: Path | None) -> 
     from compiler.explain import find_service, load
     from compiler.show import as_json, as_yaml, profile_doc
 
-    profile, _ = load(_root(root), environment)
+    profile, _ = load(resolve_root(root), environment)
     services = (find_service(profile, service),) if service else profile.services
     document = profile_doc(profile, services)
     click.echo(as_json(document) if fmt == "json" else as_yaml(document), nl=False)

@@ -421,3 +421,20 @@ def test_tool_caches_in_out_are_not_outputs(run: Run, repo: Path) -> None:
     assert run("check", "--root", repo).exit_code == 0
     assert run("build", "--root", repo).exit_code == 0
     assert (cache / "cache.db").exists()
+
+
+def test_a_closed_pipe_ends_quietly(repo: Path) -> None:
+    """`timeoutc check --diff | head -1`: no traceback, no 'internal error'."""
+    import subprocess
+    import sys
+
+    target = repo / "out/staging/auth-service/timeouts.env"
+    target.write_bytes(target.read_bytes() + b"EXTRA=1\n" * 20000)
+    script = (
+        f"{sys.executable} -m compiler check --diff --root {repo} | head -1; "
+        "exit ${PIPESTATUS[0]}"
+    )
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode in (1, 141), done.stderr  # 141 when the pipe closed in time
+    for sign in ("Traceback", "internal error", "Exception ignored"):
+        assert sign not in done.stderr

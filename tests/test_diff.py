@@ -408,3 +408,15 @@ def test_text_colours_changes_when_asked_and_output_to_a_pipe_has_none(
 
 def test_a_rounded_percentage_keeps_its_decimals() -> None:
     assert percent(Fraction(2771 - 1885, 1885)) == ("~+47.00%", False)
+
+
+def test_errors_on_both_sides_are_all_reported(small: Path, run: Run) -> None:
+    edit(small, "staging", "safety_margin: 1.1", "safety_margin: 0")
+    commit_all(small, "broken")
+    edit(small, "staging", "safety_margin: 0", "safety_margin: 1.1")
+    edit(small, "staging", "timeout_multiplier: 0.7", "timeout_multiplier: 0")
+    result = run("diff", "--root", small, "--base", "HEAD")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("HEAD:profiles/staging.yaml:4:18: error: ") for line in lines)
+    assert any(line.startswith("profiles/staging.yaml:3:23: error: ") for line in lines), lines

@@ -108,3 +108,13 @@ def test_pre_commit_config_uses_the_published_hook_ids() -> None:
         assert hook["entry"] == published[hook["id"]]["entry"]
         assert hook["files"] == published[hook["id"]]["files"]
         assert hook["pass_filenames"] is False
+
+
+def test_init_takes_root_like_every_command(run: Run, tmp_path: Path) -> None:
+    target = tmp_path / "platform"
+    result = run("init", "--root", target)
+    assert result.exit_code == 0, result.stderr
+    assert run("check", "--root", target).exit_code == 0
+    clash = run("init", tmp_path / "a", "--root", tmp_path / "b")
+    assert clash.exit_code == 2
+    assert "give the folder once" in clash.stderr
