@@ -18,7 +18,6 @@ from compiler.durations import format_duration, format_factor, format_seconds
 from compiler.model import Dependency, Environment, Profile, Service, Timeout
 
 Status = Literal["ok", "broken", "allowed"]
-MAX_REQUEST_TIMEOUT_S = 3600  # Cloud Run's longest request timeout
 
 
 @dataclass(frozen=True)
@@ -176,7 +175,7 @@ def _pinned(timeout: Timeout) -> str:
 def raise_request_timeout(service: Service, at_least_ms: int, whose: str = "") -> str:
     """Raise request_timeout to whole seconds covering `at_least_ms`; '' past Cloud Run's max."""
     seconds = -(-at_least_ms // 1000)
-    if seconds > MAX_REQUEST_TIMEOUT_S:
+    if seconds > cloudrun.MAX_REQUEST_TIMEOUT_S:
         return ""
     mark = service.marks.get("request_timeout", service.marks["service"])
     return f"raise {whose}request_timeout to {seconds}s ({mark})"

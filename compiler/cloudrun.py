@@ -11,6 +11,7 @@ DEFAULT_SERVICE_NAME = "{service}-{environment}"
 PLACEHOLDERS = ("service", "environment")
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
 RESERVED_ENV_PREFIX = "X_GOOGLE_"
+MAX_REQUEST_TIMEOUT_S = 3600  # Cloud Run's longest request timeout
 PROBE_WINDOW_S = 240
 PROBE_PERIOD_S = 5
 PROBE_TIMEOUT_S = 3

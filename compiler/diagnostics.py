@@ -72,13 +72,6 @@ class UsageError(CompileError):
     """A command-line argument names something that does not exist."""
 
 
-def raise_if_any(diagnostics: Iterable[Diagnostic]) -> None:
-    """Raise `CompileError` when any diagnostic is an error."""
-    found = list(diagnostics)
-    if any(d.severity == "error" for d in found):
-        raise CompileError(found)
-
-
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A hint naming the closest of `choices`, or an empty string."""
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)

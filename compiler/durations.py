@@ -78,5 +78,12 @@ def format_factor(value: Fraction) -> str:
     """An exact factor as the decimal a user wrote: Fraction(7, 10) -> '0.7'."""
     if value.denominator == 1:
         return str(value.numerator)
-    decimal = Decimal(value.numerator) / Decimal(value.denominator)
-    return format(decimal.normalize(), "f")
+    places = 0
+    while (10**places) % value.denominator:  # a factor read from decimal text terminates
+        places += 1
+        if places > 10_000:
+            return f"{value.numerator}/{value.denominator}"
+    scaled = abs(value.numerator) * 10**places // value.denominator
+    whole, fraction = divmod(scaled, 10**places)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{whole}.{fraction:0{places}d}".rstrip("0")

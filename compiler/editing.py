@@ -16,6 +16,7 @@ import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import yaml as pyyaml
@@ -34,8 +35,6 @@ from compiler.keypaths import (
 from compiler.loader import Document, load_bytes, resolve_plain
 
 MISSING: Any = object()
-_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 _BOOLEANS = {"true": True, "false": False}
 _TOP_KEY_AFTER_BLANK = re.compile(r"\n[ \t]*\n[^\s#%-]")
 _INDENTS = ((2, 2, 0), (2, 4, 2), (4, 4, 0), (4, 6, 2), (4, 4, 2), (3, 3, 0), (3, 5, 2))
@@ -47,7 +46,8 @@ class Plain(str):
 
 
 def _represent_plain(representer: Any, data: Plain) -> Any:
-    tag = "tag:yaml.org,2002:int" if _INTEGER.fullmatch(data) else "tag:yaml.org,2002:float"
+    integer = type(resolve_plain(str(data))) is int
+    tag = "tag:yaml.org,2002:int" if integer else "tag:yaml.org,2002:float"
     return representer.represent_scalar(tag, str(data))
 
 
@@ -65,9 +65,10 @@ def new_value(kind: Kind, text: str, old: Any, *, fixed: bool, flow: bool) -> An
         return pinned
     if kind == "boolean" and text.lower() in _BOOLEANS:
         return _BOOLEANS[text.lower()]
-    if kind == "integer" and _INTEGER.fullmatch(text):
-        return int(text)
-    if kind == "number" and _NUMBER.fullmatch(text):
+    typed = resolve_plain(text)  # the loader's own rules: `.7` and `7e-1` are numbers too
+    if kind == "integer" and type(typed) is int:
+        return typed
+    if kind == "number" and type(typed) in (int, Decimal):
         return Plain(text)
     if kind == "array":
         return _sequence(text, old, flow=flow)

@@ -265,7 +265,7 @@ def explanation(
     document: Doc = {
         "environment": profile.name,
         "profile": profile.path,
-        "extends": list(profile.chain),
+        "extends": list(profile.chain[1:]),
         "service": service.name,
         "factors": {
             "timeout_multiplier": format_factor(env.multiplier_value),
@@ -324,8 +324,9 @@ def render_text(doc: Doc) -> str:
     """The explanation for people: one block per section, every operand with its place."""
     factors = doc["factors"]
     chain = " -> ".join(doc["extends"])
+    extends = f"; extends {chain}" if chain else ""
     lines = [
-        f"{doc['environment']} / {doc['service']}  ({doc['profile']}; extends: {chain})",
+        f"{doc['environment']} / {doc['service']}  ({doc['profile']}{extends})",
         f"  timeout_multiplier {factors['timeout_multiplier']} "
         f"{_where(factors['timeout_multiplier_at'])}, "
         f"safety_margin {factors['safety_margin']} {_where(factors['safety_margin_at'])}",

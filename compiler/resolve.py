@@ -294,15 +294,16 @@ class _Resolver:
     def chain(self, path: Path, refs: list[str], by_ref: dict[str, Timeout]) -> tuple[Timeout, ...]:
         resolved = []
         seen: set[str] = set()
+        where = "the startup chain" if path[-1] == "startup" else f"request path '{path[-1]}'"
         for index, ref in enumerate(refs):
             if ref not in by_ref:
                 self.fail(
                     (*path, index),
-                    f"unknown timeout '{ref}' in {path[-1]}",
+                    f"unknown timeout '{ref}' in {where}",
                     did_you_mean(ref, by_ref) or "name a dependency.timeout pair that exists",
                 )
-            elif ref in seen:
-                self.fail((*path, index), f"'{ref}' appears twice in {path[-1]}")
+            elif ref in seen and path[-1] == "startup":  # a request may call a dependency twice
+                self.fail((*path, index), f"'{ref}' appears twice in {where}")
             else:
                 seen.add(ref)
                 resolved.append(by_ref[ref])

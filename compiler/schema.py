@@ -14,12 +14,12 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
+from compiler import cloudrun
 from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark, did_you_mean
 from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
 from compiler.loader import Document, read_limited
 
 SCHEMA_FILE = FsPath("schemas") / "profile.schema.json"
-MAX_REQUEST_TIMEOUT_MS = 3_600_000
 YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off"})
 
 _BOUNDS = {
@@ -45,7 +45,7 @@ def _is_request_timeout(instance: object) -> bool:
     ms = parse_duration_ms(instance)
     if ms % 1000:
         raise DurationError(f"request_timeout '{instance}' must be whole seconds")
-    if ms > MAX_REQUEST_TIMEOUT_MS:
+    if ms > cloudrun.MAX_REQUEST_TIMEOUT_S * 1000:
         raise DurationError(f"request_timeout '{instance}' is above Cloud Run's limit of 3600s")
     return True
 

@@ -546,8 +546,8 @@ def test_unknown_timeout_in_a_request_path_suggests_the_close_one(run: Run, repo
     result = run("validate", "--root", repo)
     assert result.exit_code == 2
     assert errors(result.stderr) == [
-        f"{at(base, '[|auth.requst')}: error: unknown timeout 'auth.requst' in chat; "
-        "did you mean 'auth.request'?"
+        f"{at(base, '[|auth.requst')}: error: unknown timeout 'auth.requst' "
+        "in request path 'chat'; did you mean 'auth.request'?"
     ]
 
 

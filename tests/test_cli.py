@@ -190,7 +190,7 @@ def test_check_names_a_file_edited_by_hand_with_its_header(run: Run, repo: Path)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"{STAGING_ENV}: error: stale: differs from what the profiles give; run timeoutc build",
-        "timeoutc: 1 files in out/ are not current",
+        "timeoutc: 1 file in out/ is not current",
     ]
 
 

@@ -112,7 +112,7 @@ def test_the_whole_service_startup_cloud_run_and_budgets(root: Path, run: Run) -
     result = run("explain", "staging", "api", "--root", root)
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    assert out.startswith("staging / api  (profiles/staging.yaml; extends: staging -> base)\n")
+    assert out.startswith("staging / api  (profiles/staging.yaml; extends base)\n")
     startup = block(out, "startup chain  profiles/base.yaml:17:14")
     assert startup[1].split() == ["1.", "database.connect", "5.0s", "from", "0.0s"]
     assert startup[2].split() == ["2.", "auth.request", "4.0s", "from", "5.0s"]
@@ -171,7 +171,7 @@ def test_json_carries_every_operand_with_its_place(root: Path, run: Run) -> None
     result = run("explain", "staging", "api", "--format", "json", "--root", root)
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
-    assert document["extends"] == ["staging", "base"]
+    assert document["extends"] == ["base"]
     operands = [
         (s["step"], s["text"], s["at"], s["set_by"])
         for s in _steps(document, "database.connect")

@@ -399,12 +399,23 @@ def test_startup_chain_and_request_paths_name_pairs_that_exist(validate: Validat
         "    request_paths:\n      main: [db.qery]\n"
     )
     assert validate(prod=text) == [
-        f"{P}:4:15: error: unknown timeout 'db.conect' in startup; did you mean 'db.connect'?",
-        f"{P}:4:36: error: 'db.query' appears twice in startup",
-        f"{P}:4:46: error: unknown timeout 'cache.get' in startup; "
+        f"{P}:4:15: error: unknown timeout 'db.conect' in the startup chain; "
+        "did you mean 'db.connect'?",
+        f"{P}:4:36: error: 'db.query' appears twice in the startup chain",
+        f"{P}:4:46: error: unknown timeout 'cache.get' in the startup chain; "
         "name a dependency.timeout pair that exists",
-        f"{P}:6:14: error: unknown timeout 'db.qery' in main; did you mean 'db.query'?",
+        f"{P}:6:14: error: unknown timeout 'db.qery' in request path 'main'; "
+        "did you mean 'db.query'?",
     ]
+
+
+def test_a_request_may_wait_on_the_same_timeout_twice(run: Run, root: Path) -> None:
+    text = (
+        "extends: base\nservices:\n  api:\n    request_paths:\n      retry: [db.query, db.query]\n"
+    )
+    write_profile(root, "prod", text)
+    result = run("validate", "--root", root)
+    assert result.exit_code == 0, result.stderr
 
 
 def test_callee_service_must_exist(validate: Validate) -> None:
@@ -576,7 +587,7 @@ def test_all_errors_of_all_profiles_in_one_run(validate: Validate, root: Path) -
         f"{P}:5:3: error: unknown key 'safety_margn' in 'environment'; "
         "did you mean 'safety_margin'?",
         "profiles/qa.yaml:1:10: error: unknown profile 'bsae' in extends; did you mean 'base'?",
-        "profiles/stage.yaml:4:15: error: unknown timeout 'db.conect' in startup; "
+        "profiles/stage.yaml:4:15: error: unknown timeout 'db.conect' in the startup chain; "
         "did you mean 'db.connect'?",
     ]
 
