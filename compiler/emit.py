@@ -67,40 +67,76 @@ def read_out(root: Path) -> dict[str, bytes]:
     _check_real_dir(root, OUT_DIR)
     found: dict[str, bytes] = {}
     errors: list[Diagnostic] = []
-    top = root / OUT_DIR
-    for folder, dirs, files in os.walk(top, onerror=_raise_walk_error):
-        relative_folder = Path(folder).relative_to(root).as_posix()
-        for name in list(dirs):
-            if name.startswith("."):  # .mypy_cache and the like: skipped, as dotfiles are
-                dirs.remove(name)
-            elif (Path(folder) / name).is_symlink():
-                errors.append(
-                    Diagnostic(
-                        Mark(f"{relative_folder}/{name}"),
-                        "is a symbolic link; timeoutc never writes through links",
-                    )
-                )
-                dirs.remove(name)
-        dirs.sort()
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            full = Path(folder) / name
-            relative = f"{relative_folder}/{name}"
-            if full.is_symlink() or not full.is_file():
-                errors.append(
-                    Diagnostic(
-                        Mark(relative), "is not a regular file; timeoutc never writes through links"
-                    )
-                )
-                continue
-            try:
-                found[relative] = full.read_bytes()
-            except OSError as exc:
-                errors.append(Diagnostic(Mark(relative), f"cannot read: {exc.strerror}"))
+    _read_folder(os.fspath(root / OUT_DIR), OUT_DIR, found, errors)
     if errors:
         raise CompileError(errors)
     return found
+
+
+def _read_folder(
+    folder: str, relative_folder: str, found: dict[str, bytes], errors: list[Diagnostic]
+) -> None:
+    """`os.walk` of one folder, then its folders in name order; each entry's type comes
+    from the directory listing, not from two more system calls per file."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError as exc:
+        _raise_walk_error(exc)
+        return
+    dirs: list[os.DirEntry[str]] = []
+    files: list[os.DirEntry[str]] = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        (dirs if is_dir else files).append(entry)
+    below = []
+    for entry in dirs:
+        if entry.name.startswith("."):  # .mypy_cache and the like: skipped, as dotfiles are
+            continue
+        if _is_link(entry):
+            errors.append(
+                Diagnostic(
+                    Mark(f"{relative_folder}/{entry.name}"),
+                    "is a symbolic link; timeoutc never writes through links",
+                )
+            )
+            continue
+        below.append(entry)
+    for entry in sorted(files, key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        relative = f"{relative_folder}/{entry.name}"
+        if _is_link(entry) or not _is_regular(entry):
+            errors.append(
+                Diagnostic(
+                    Mark(relative), "is not a regular file; timeoutc never writes through links"
+                )
+            )
+            continue
+        try:
+            with open(entry.path, "rb") as stream:
+                found[relative] = stream.read()
+        except OSError as exc:
+            errors.append(Diagnostic(Mark(relative), f"cannot read: {exc.strerror}"))
+    for entry in sorted(below, key=lambda e: e.name):
+        _read_folder(entry.path, f"{relative_folder}/{entry.name}", found, errors)
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def _raise_walk_error(exc: OSError) -> None:

@@ -13,8 +13,7 @@ from compiler.loader import Document, load_bytes, read_limited
 from compiler.merge import extends_chain, is_abstract, merge_chain
 from compiler.model import Profile
 from compiler.resolve import resolve_profile
-from compiler.schema import raise_for_schema, read_schema, validator_for
-from compiler.verify import verify_output
+from compiler.schema_memo import SchemaCheck
 
 PROFILES_DIR = "profiles"
 PROFILE_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
@@ -72,19 +71,21 @@ def profile_files(root: Path) -> dict[str, Path]:
 
 def load_profiles(root: Path) -> dict[str, Document]:
     """Every profile, loaded and schema-checked; all errors of all files at once."""
-    validator = validator_for(read_schema(root))
+    schema = SchemaCheck(root)
     documents: dict[str, Document] = {}
     errors: list[Diagnostic] = []
     files = profile_files(root)
     for name, path in files.items():
         relative = f"{PROFILES_DIR}/{path.name}"
         try:
-            document = load_bytes(read_limited(path, relative), relative)
-            raise_for_schema(document, validator)
+            raw = read_limited(path, relative)
+            document = load_bytes(raw, relative)
+            schema.check(document, raw)
         except CompileError as exc:
             errors.extend(exc.diagnostics)
             continue
         documents[name] = document
+    schema.save()
     if errors:
         raise CompileError([*errors, *_errors_beside(documents, set(files) - set(documents))])
     if not documents:
@@ -131,16 +132,9 @@ def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:
 
 def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
     """Every output of every service, verified against the model, as bytes."""
-    from compiler.render import load_templates, render_service  # Jinja2: only when rendering
+    from compiler.outputs import render_outputs  # Jinja2: only when rendering
 
-    templates = load_templates(root)
-    outputs: dict[str, bytes] = {}
-    for profile in profiles:
-        for service in profile.services:
-            for path, text in render_service(templates, profile, service):
-                verify_output(path, text, profile, service)
-                outputs[path] = text.encode("utf-8")
-    return outputs
+    return render_outputs(root, profiles)
 
 
 def compile_repository(root: Path, *, render: bool = True) -> Compilation:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
+import shutil
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -10,16 +14,22 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, Run, tree_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from compiler import cache, outputs, schema, verified
 from compiler.collector import ALLOCATIONS_PER_COLLECTION, rare_collections
+from compiler.diagnostics import CompileError
 from compiler.durations import scale_ms
+from compiler.emit import read_out
+from compiler.outputs import render_outputs
+from compiler.pipeline import load_profiles, resolve_all
 from compiler.readback import load_yaml
 from compiler.sandbox import MemoizedSandbox
+from compiler.verify import verify_output
 
 
 def same(a: Any, b: Any) -> bool:
@@ -225,3 +235,266 @@ def test_generated_outputs_read_back_like_pyyaml(tmp_path: Path) -> None:
     assert len(texts) == 32
     for text in texts:
         assert_reads_like_pyyaml(text)
+
+
+# --- the memo -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TIMEOUTC_CACHE_DIR", str(folder))
+    monkeypatch.delenv("TIMEOUTC_NO_CACHE", raising=False)
+    return folder
+
+
+def test_memo_remembers_across_instances(cache_dir: Path) -> None:
+    digest = cache.key(b"check", b"bytes")
+    memo = cache.Memo("test")
+    assert digest not in memo
+    memo.add(digest)
+    memo.save()
+    assert digest in cache.Memo("test")
+    assert digest not in cache.Memo("other")
+
+
+def test_memo_keys_cannot_be_shifted_between_parts() -> None:
+    assert cache.key(b"ab", b"c") != cache.key(b"a", b"bc")
+    assert cache.key(b"a") == cache.key(b"a")
+
+
+def test_memo_off_writes_nothing(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIMEOUTC_NO_CACHE", "1")
+    memo = cache.Memo("test")
+    memo.add(cache.key(b"x"))
+    memo.save()
+    assert memo.path is None
+    assert not cache_dir.exists()
+
+
+def test_memo_ignores_a_torn_file(cache_dir: Path) -> None:
+    memo = cache.Memo("test")
+    assert memo.path is not None
+    cache_dir.mkdir()
+    memo.path.write_bytes(b"x" * 17)
+    assert len(cache.Memo("test").known) == 0
+
+
+def test_memo_keeps_what_was_used_and_the_newest_others(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "KEEP_ENTRIES", 3)
+    old = [cache.key(bytes([i])) for i in range(5)]
+    memo = cache.Memo("test")
+    for digest in old:
+        memo.add(digest)
+    memo.save()
+    fresh = cache.Memo("test")
+    assert list(fresh.known) == old  # all were used by the run that saved them
+    new = cache.key(b"new")
+    fresh.add(new)
+    fresh.save()
+    assert list(cache.Memo("test").known) == [*old[-2:], new]
+
+
+# --- schema validation memo -----------------------------------------------------------------
+
+
+def test_schema_memo_skips_what_passed_and_still_reports_errors(
+    cache_dir: Path, repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("validate", "--root", repo).exit_code == 0
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(schema, "raise_for_schema", refuse)
+    assert run("validate", "--root", repo).exit_code == 0  # every profile from the memo
+    monkeypatch.undo()
+    monkeypatch.setenv("TIMEOUTC_CACHE_DIR", str(cache_dir))
+    staging = repo / "profiles" / "staging.yaml"
+    staging.write_text(staging.read_text() + "\nunknown_key: 1\n")
+    for _ in range(2):  # a failure is never remembered
+        result = run("validate", "--root", repo)
+        assert result.exit_code == 2
+        assert "unknown key 'unknown_key'" in result.stderr
+
+
+def test_validate_with_a_warm_memo_does_not_import_jsonschema(cache_dir: Path, repo: Path) -> None:
+    command = [
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "compiler",
+        "validate",
+        "--root",
+        str(repo),
+    ]
+    environment = {**os.environ, "TIMEOUTC_CACHE_DIR": str(cache_dir)}
+    first = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    second = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    assert first.returncode == second.returncode == 0
+    assert "jsonschema" in first.stderr
+    assert "jsonschema" not in second.stderr
+    assert "jinja2" not in second.stderr
+
+
+def test_a_changed_schema_is_checked_again(cache_dir: Path, repo: Path, run: Run) -> None:
+    assert run("validate", "--root", repo).exit_code == 0
+    (repo / "schemas" / "profile.schema.json").write_text("{not json")
+    result = run("validate", "--root", repo)
+    assert result.exit_code == 2
+    assert "schemas/profile.schema.json: error: cannot read" in result.stderr
+
+
+# --- verification memo ----------------------------------------------------------------------
+
+
+def test_verified_outputs_are_not_read_back_twice(
+    cache_dir: Path, repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = verify_output
+
+    def counting(path: str, *args: Any) -> None:
+        calls.append(path)
+        real(path, *args)
+
+    monkeypatch.setattr(verified, "verify_output", counting)
+    assert run("check", "--root", repo).exit_code == 0
+    assert len(calls) == len(tree_bytes(repo / "out"))
+    calls.clear()
+    assert run("check", "--root", repo).exit_code == 0
+    assert calls == []
+    production = repo / "profiles" / "production.yaml"
+    production.write_text(production.read_text().replace("1.2", "1.3"))
+    assert run("build", "--root", repo).exit_code == 0
+    assert calls and all(path.startswith("out/production/") for path in calls)
+
+
+def test_a_failing_check_is_never_remembered(cache_dir: Path, repo: Path, run: Run) -> None:
+    template = repo / "templates" / "env.yaml.j2"
+    template.write_text(template.read_text().replace("| yaml_str", ""))
+    for _ in range(2):
+        result = run("build", "--root", repo)
+        assert result.exit_code == 2
+        assert "env.yaml has variables" in result.stderr
+
+
+# --- rendering in more than one process -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def twelve(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from bench.generate import generate
+
+    return generate(tmp_path_factory.mktemp("fanout") / "repo", 12, 4)
+
+
+def test_processes_give_the_outputs_of_one(twelve: Path, cache_dir: Path) -> None:
+    profiles = resolve_all(load_profiles(twelve))
+    alone = render_outputs(twelve, profiles, processes=1)
+    for count in (2, 3):
+        together = render_outputs(twelve, profiles, processes=count)
+        assert list(together.items()) == list(alone.items())
+
+
+def test_processes_stop_at_the_error_one_would_meet_first(
+    twelve: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(twelve, repo)
+    template = repo / "templates" / "timeouts.env.j2"
+    late = {"api-0008", "billing-0009", "search-0002"}
+    template.write_text(
+        "{% if service.name in "
+        + repr(sorted(late))
+        + " %}{{ service.nope }}{% endif %}\n"
+        + template.read_text()
+    )
+    profiles = resolve_all(load_profiles(repo))
+    errors = []
+    for count in (1, 2, 4):
+        with pytest.raises(CompileError) as caught:
+            render_outputs(repo, profiles, processes=count)
+        errors.append([str(d) for d in caught.value.diagnostics])
+    assert errors[0] == errors[1] == errors[2]
+    assert "'nope'" in errors[0][0]
+
+
+def test_a_dead_worker_has_its_part_redone(
+    twelve: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profiles = resolve_all(load_profiles(twelve))
+    alone = render_outputs(twelve, profiles, processes=1)
+    parent = os.getpid()
+    real = outputs.render_slice
+
+    def dying(*args: Any) -> outputs.Slice:
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(*args)
+
+    monkeypatch.setattr(outputs, "render_slice", dying)
+    assert render_outputs(twelve, profiles, processes=2) == alone
+
+
+def test_process_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIMEOUTC_JOBS", "1")
+    assert outputs.process_count(4000) == 1
+    monkeypatch.setenv("TIMEOUTC_JOBS", "3")
+    assert outputs.process_count(4000) == 3
+    assert outputs.process_count(2) == 2
+    monkeypatch.delenv("TIMEOUTC_JOBS")
+    assert outputs.process_count(10) == 1  # too small to pay for a fork
+
+
+# --- reading out/ ---------------------------------------------------------------------------
+
+
+def walk_out(root: Path) -> tuple[dict[str, bytes], list[str]]:
+    """The os.walk reading of out/ that read_out replaced, as the reference."""
+    found: dict[str, bytes] = {}
+    errors: list[str] = []
+    for folder, dirs, files in os.walk(root / "out"):
+        relative_folder = Path(folder).relative_to(root).as_posix()
+        for name in list(dirs):
+            if name.startswith("."):
+                dirs.remove(name)
+            elif (Path(folder) / name).is_symlink():
+                errors.append(f"{relative_folder}/{name}: link")
+                dirs.remove(name)
+        dirs.sort()
+        for name in sorted(files):
+            full = Path(folder) / name
+            if name.startswith("."):
+                continue
+            if full.is_symlink() or not full.is_file():
+                errors.append(f"{relative_folder}/{name}: not regular")
+                continue
+            found[f"{relative_folder}/{name}"] = full.read_bytes()
+    return found, errors
+
+
+def test_read_out_reads_what_os_walk_reads(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for folder in ("b/x", "a", ".hidden", "a/.cache"):
+        (out / folder).mkdir(parents=True)
+    for name in ("b/x/2", "b/x/1", "a/f", ".hidden/f", "a/.cache/f", "a/.dot", "top"):
+        (out / name).write_bytes(name.encode())
+    assert list(read_out(tmp_path)) == list(walk_out(tmp_path)[0])
+    assert read_out(tmp_path) == walk_out(tmp_path)[0]
+    (out / "a" / "link").symlink_to(out / "top")
+    (out / "dirlink").symlink_to(out / "b")
+    (out / "broken").symlink_to(out / "nowhere")
+    os.mkfifo(out / "a" / "fifo")
+    assert len(walk_out(tmp_path)[1]) == 4
+    with pytest.raises(CompileError) as caught:
+        read_out(tmp_path)
+    assert [str(d.mark) for d in caught.value.diagnostics] == [
+        "out/a/fifo",
+        "out/a/link",
+        "out/broken",
+        "out/dirlink",
+    ]
