@@ -26,7 +26,7 @@ MAX_NODES = 200_000  # keys, values and items (2x a 1000-service profile): bound
 _NULL = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
-_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,299})")  # far below Python's 4300-digit limit
 _DECIMAL = re.compile(
     r"-?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,4})?|-?[0-9]+[eE][-+]?[0-9]{1,4}"
 )
@@ -116,9 +116,10 @@ def read_limited(file: str | os.PathLike[str], path: str) -> bytes:
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise CompileError([Diagnostic(Mark(path), f"cannot read: {exc.strerror}")]) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder opens too, but reads fail
+        os.close(fd)
+        raise CompileError([Diagnostic(Mark(path), "is not a regular file")])
     with os.fdopen(fd, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise CompileError([Diagnostic(Mark(path), "is not a regular file")])
         try:
             return stream.read(MAX_FILE_BYTES + 1)
         except OSError as exc:

@@ -438,3 +438,20 @@ def test_a_closed_pipe_ends_quietly(repo: Path) -> None:
     assert done.returncode in (1, 141), done.stderr  # 141 when the pipe closed in time
     for sign in ("Traceback", "internal error", "Exception ignored"):
         assert sign not in done.stderr
+
+
+def test_a_folder_named_like_a_profile_is_an_error(run: Run, repo: Path) -> None:
+    (repo / "profiles" / "qa.yaml").mkdir()
+    result = run("validate", "--root", repo)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "profiles/qa.yaml: error: is not a regular file\n",
+    )
+
+
+def test_a_huge_integer_is_too_large_not_a_string(run: Run, repo: Path) -> None:
+    path = repo / "profiles" / "production.yaml"
+    path.write_text(path.read_text().replace("min_instances: 2", "min_instances: 1" + "0" * 25))
+    result = run("validate", "--root", repo)
+    assert result.exit_code == 2
+    assert "'platform.min_instances' must be at most 1000, not 1" + "0" * 25 in result.stderr
