@@ -40,6 +40,6 @@ def report_changes(changes: list[Change], *, show_diff: bool, fmt: str) -> int:
     if show_diff:
         for change in changes:
             click.echo(unified_diff(change), nl=False)
-    files = "1 file in out/ is" if len(changes) == 1 else f"{len(changes)} files in out/ are"
-    click.echo(f"timeoutc: {files} not current", err=True)
+    count = "1 file in out/ is" if len(changes) == 1 else f"{len(changes)} files in out/ are"
+    click.echo(f"timeoutc: {count} not current", err=True)
     return EXIT_STALE

@@ -32,14 +32,12 @@ _DECIMAL = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Document:
-    """A loaded YAML file: its data and where each key and value stands."""
+class Marked:
+    """Finds where a value or key stands, by its path (Document and MergedProfile)."""
 
     path: str
-    data: dict[str, Any]
-    value_marks: dict[Path, Mark] = field(repr=False)
-    key_marks: dict[Path, Mark] = field(repr=False)
+    value_marks: dict[Path, Mark]
+    key_marks: dict[Path, Mark]
 
     def mark(self, path: Path) -> Mark:
         """The mark of the value at `path`, or of its nearest ancestor."""
@@ -50,6 +48,16 @@ class Document:
     def key_mark(self, path: Path) -> Mark:
         """The mark of the key that introduces `path`, else of its value."""
         return self.key_marks.get(path) or self.mark(path)
+
+
+@dataclass(frozen=True)
+class Document(Marked):
+    """A loaded YAML file: its data and where each key and value stands."""
+
+    path: str
+    data: dict[str, Any]
+    value_marks: dict[Path, Mark] = field(repr=False)
+    key_marks: dict[Path, Mark] = field(repr=False)
 
 
 def resolve_plain(text: str) -> Any:

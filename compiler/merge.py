@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark, did_you_mean
-from compiler.loader import Document, Path
+from compiler.loader import Document, Marked, Path
 
 NOT_INHERITED = ("abstract", "extends")
 
 
 @dataclass(frozen=True)
-class MergedProfile:
+class MergedProfile(Marked):
     """A concrete profile after merging its chain; marks point into the file that set a value."""
 
     name: str
@@ -22,16 +22,6 @@ class MergedProfile:
     data: dict[str, Any]
     value_marks: dict[Path, Mark] = field(repr=False)
     key_marks: dict[Path, Mark] = field(repr=False)
-
-    def mark(self, path: Path) -> Mark:
-        """The mark of the value at `path`, or of its nearest ancestor."""
-        while path not in self.value_marks and path:
-            path = path[:-1]
-        return self.value_marks.get(path, Mark(self.path, 1, 1))
-
-    def key_mark(self, path: Path) -> Mark:
-        """The mark of the key that introduces `path`, else of its value."""
-        return self.key_marks.get(path) or self.mark(path)
 
 
 def is_abstract(document: Document) -> bool:
