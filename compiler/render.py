@@ -12,7 +12,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from types import FrameType
 from typing import Any
 
@@ -127,6 +127,17 @@ def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
     return env
 
 
+# The header is a comment in the output's own syntax; `#` for YAML, env, Python and the rest.
+COMMENT_STYLES = {
+    **dict.fromkeys((".md", ".html", ".xml", ".svg"), "<!-- {} -->"),
+    **dict.fromkeys((".js", ".ts", ".go", ".java", ".kt", ".rs", ".c", ".h", ".jsonc"), "// {}"),
+    **dict.fromkeys((".jsonnet", ".libsonnet", ".cue", ".swift", ".scala"), "// {}"),
+    **dict.fromkeys((".sql", ".lua", ".hs"), "-- {}"),
+    **dict.fromkeys((".ini",), "; {}"),
+}
+NO_COMMENTS = frozenset({".json"})
+
+
 def load_templates(root: Path) -> Templates:
     """Compile every template once; a broken one is `templates/NAME.j2:LINE: error: ...`."""
     folder = root / TEMPLATES_DIR
@@ -146,6 +157,11 @@ def load_templates(root: Path) -> Templates:
                     "template names are letters, digits, '.', '_' and '-', ending in .j2",
                 )
             )
+            continue
+        if PurePath(entry.stem).suffix in NO_COMMENTS:
+            message = "this kind of file has no comments, so it cannot carry the generated-file "
+            hint = "timeoutc recognises its files by that first line; use YAML, or .jsonc"
+            errors.append(Diagnostic(Mark(where), message + "header", hint))
             continue
         try:
             compiled[entry.name[: -len(".j2")]] = env.get_template(entry.name)
@@ -180,7 +196,8 @@ def render_service(
             raise CompileError([_template_error(output, exc)]) from None
         if not body.endswith("\n"):
             body += "\n"
-        yield output_path(profile, service, output), f"{profile.header}\n{body}"
+        header = COMMENT_STYLES.get(PurePath(output).suffix, "# {}").format(profile.header)
+        yield output_path(profile, service, output), f"{header}\n{body}"
 
 
 def _template_error(output: str, exc: Exception) -> Diagnostic:
