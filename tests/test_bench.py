@@ -98,6 +98,14 @@ def test_measure_stops_on_an_unexpected_exit_code() -> None:
         runner.measure(case)
 
 
+def test_measure_passes_the_case_environment() -> None:
+    probe = "import os, sys; sys.exit(0 if os.environ.get('BENCH_PROBE') == 'yes' else 4)"
+    case = runner.Case("env", (sys.executable, "-c", probe), env=(("BENCH_PROBE", "yes"),))
+    assert runner.measure(case).seconds > 0
+    with pytest.raises(SystemExit, match="exit 4"):
+        runner.measure(runner.Case("no env", (sys.executable, "-c", probe)))
+
+
 def test_runner_prints_every_row_at_a_tiny_size(tmp_path: Path) -> None:
     output = tmp_path / "results.md"
     arguments = ["--services", "3", "--environments", "2", "--runs", "1"]
