@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.generate import PROJECT, generate, toggle
 
@@ -45,9 +46,9 @@ HELP = "timeoutc --help"
 BASELINES = (FLOOR, CLICK, ALL_FIVE)
 MEMORY_LIMIT_MB = 300
 IMPORT_ALL = "import yaml, jinja2, jsonschema, click, ruamel.yaml"
-NO_MEMO = (("TIMEOUTC_NO_CACHE", "1"),)
-ONE_PROCESS = (("TIMEOUTC_JOBS", "1"),)
 Env = tuple[tuple[str, str], ...]
+NO_MEMO: Env = (("TIMEOUTC_NO_CACHE", "1"),)
+ONE_PROCESS: Env = (("TIMEOUTC_JOBS", "1"),)
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,33 @@ class Results:
         return max(s.peak_mb for s in self.samples[name])
 
 
-def timeoutc_command() -> tuple[str, ...]:
-    """The installed console script beside this interpreter, else `python -m compiler`."""
+@dataclass(frozen=True)
+class Tool:
+    """How to run timeoutc: the command, and the environment it needs."""
+
+    argv: tuple[str, ...]
+    env: Env = ()
+
+    def run(self, *arguments: str, memo: Path | None = None) -> tuple[tuple[str, ...], Env]:
+        """The argv and environment of `timeoutc ARGUMENTS`, its memo in `memo` (None: off)."""
+        cache: Env = (("TIMEOUTC_CACHE_DIR", str(memo)),) if memo else NO_MEMO
+        return (*self.argv, *arguments), (*self.env, *cache)
+
+
+def installed_tool() -> Tool:
+    """The console script beside this interpreter, else `python -m compiler`."""
     script = Path(sys.executable).parent / "timeoutc"
-    return (str(script),) if script.exists() else (sys.executable, "-m", "compiler")
+    return Tool((str(script),) if script.exists() else (sys.executable, "-m", "compiler"))
+
+
+def snapshot_tool(folder: Path) -> Tool:
+    """A copy of compiler/ as it is now, run as `python -m compiler`: edits made to the
+    checkout while the benchmark runs do not change the code measured (or its memo)."""
+    code = folder / "code"
+    shutil.copytree(
+        PROJECT / "compiler", code / "compiler", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return Tool((sys.executable, "-m", "compiler"), (("PYTHONPATH", str(code)),))
 
 
 GNU_TIME = Path("/usr/bin/time")
@@ -150,44 +174,49 @@ def _toggler(root: Path) -> Callable[[], None]:
     return lambda: toggle(root)
 
 
-def repository_cases(root: Path, floor_dir: Path, memo: Path, *, full: bool) -> list[Case]:
+def repository_cases(
+    root: Path, floor_dir: Path, memo: Path, tool: Tool, *, full: bool
+) -> list[Case]:
     """The timed commands on one generated repository (a subset unless `full`).
 
     timeoutc's memo lives in `memo`, warmed by the first build; "no memo" turns it off,
     as on a first run or in CI without a cache.
     """
-    timeoutc = timeoutc_command()
     python = sys.executable
-    warm: Env = (("TIMEOUTC_CACHE_DIR", str(memo)),)
     at = ("--root", str(root))
+
+    def timeoutc(name: str, *arguments: str, warm: bool = True, **options: Any) -> Case:
+        argv, env = tool.run(*arguments, memo=memo if warm else None)
+        return Case(name, argv, env=(*env, *options.pop("env", ())), **options)
+
     cases = [
         Case(
             FLOOR,
             (python, "-m", "bench.floor", str(root), "--out", str(floor_dir)),
             _empty(floor_dir),
         ),
-        Case(BUILD, (*timeoutc, "build", *at), _empty(root / "out"), env=warm),
-        Case(BUILD_NO_MEMO, (*timeoutc, "build", *at), _empty(root / "out"), env=NO_MEMO),
-        Case(CHECK, (*timeoutc, "check", *at), env=warm),
-        Case(INCREMENTAL, (*timeoutc, "build", *at), _toggler(root), env=warm),
+        timeoutc(BUILD, "build", *at, setup=_empty(root / "out")),
+        timeoutc(BUILD_NO_MEMO, "build", *at, warm=False, setup=_empty(root / "out")),
+        timeoutc(CHECK, "check", *at),
+        timeoutc(INCREMENTAL, "build", *at, setup=_toggler(root)),
     ]
     if full:
         shipped = ("--root", str(PROJECT))
         cases += [
             Case(FLOOR_CHECK, (python, "-m", "bench.floor", str(root), "--check")),
-            Case(CHECK_NO_MEMO, (*timeoutc, "check", *at), env=NO_MEMO),
-            Case(CHECK_ONE, (*timeoutc, "check", *at), env=(*warm, *ONE_PROCESS)),
-            Case(VALIDATE, (*timeoutc, "validate", *at), env=warm),
-            Case(VALIDATE_SHIPPED, (*timeoutc, "validate", *shipped), env=warm),
-            Case(VALIDATE_SHIPPED_NO_MEMO, (*timeoutc, "validate", *shipped), env=NO_MEMO),
-            Case(HELP, (*timeoutc, "--help"), env=warm),
+            timeoutc(CHECK_NO_MEMO, "check", *at, warm=False),
+            timeoutc(CHECK_ONE, "check", *at, env=ONE_PROCESS),
+            timeoutc(VALIDATE, "validate", *at),
+            timeoutc(VALIDATE_SHIPPED, "validate", *shipped),
+            timeoutc(VALIDATE_SHIPPED_NO_MEMO, "validate", *shipped, warm=False),
+            timeoutc(HELP, "--help"),
             Case(CLICK, (python, "-c", "import click")),
             Case(ALL_FIVE, (python, "-c", IMPORT_ALL)),
         ]
     return cases
 
 
-def prepare(folder: Path, services: int, environments: int) -> tuple[Path, Path, Path]:
+def prepare(folder: Path, services: int, environments: int, tool: Tool) -> tuple[Path, Path, Path]:
     """A generated repository with a current out/, a folder for the floor's output, and
     timeoutc's memo, warmed by a first build and a validate of the shipped profiles.
 
@@ -196,10 +225,12 @@ def prepare(folder: Path, services: int, environments: int) -> tuple[Path, Path,
     size = f"{services}x{environments}"
     root = generate(folder / f"repo-{size}", services, environments)
     floor_dir, memo = folder / f"floor-{size}", folder / f"memo-{size}"
-    warm: Env = (("TIMEOUTC_CACHE_DIR", str(memo)),)
-    timeoutc = timeoutc_command()
-    measure(Case("first build", (*timeoutc, "build", "--root", str(root)), env=warm))
-    measure(Case("first validate", (*timeoutc, "validate", "--root", str(PROJECT)), env=warm))
+    for name, arguments in (
+        ("first build", ("build", "--root", str(root))),
+        ("first validate", ("validate", "--root", str(PROJECT))),
+    ):
+        argv, env = tool.run(*arguments, memo=memo)
+        measure(Case(name, argv, env=env))
     measure(
         Case(
             "floor and timeoutc write the same bytes",
@@ -317,7 +348,9 @@ def report(
 ) -> str:
     """The whole markdown report."""
     files = args.services * args.environments * len(list((PROJECT / "templates").glob("*.j2")))
+    code = "the installed timeoutc" if args.live else f"compiler/ at {_commit()} (snapshot)"
     lines = [
+        f"timeoutc: {code}. "
         f"S={args.services} services x E={args.environments} environments = {files} files; "
         f"median of {args.runs} interleaved runs; Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs; repository on {filesystem(places['main'])} "
@@ -349,6 +382,20 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def _commit() -> str:
+    """The checkout's commit, and whether files differ from it."""
+    try:
+        head = subprocess.run(
+            ("git", "rev-parse", "--short", "HEAD"), cwd=PROJECT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ("git", "status", "--porcelain", "compiler"), cwd=PROJECT, capture_output=True
+        ).stdout
+    except OSError:
+        return "an unknown commit"
+    return f"commit {head or '?'}" + (" with local edits" if dirty else "")
+
+
 def default_fast_dir() -> Path:
     """tmpfs when the machine has one (as the peer tools were measured), else the temp dir."""
     shm = Path("/dev/shm")
@@ -365,6 +412,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--dir", type=Path, default=None, help="where the main repository goes")
     parser.add_argument("--disk-dir", type=Path, default=Path("/var/tmp"))
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="run the installed timeoutc, not a snapshot of compiler/ taken at the start",
+    )
     parser.add_argument("--output", type=Path, default=PROJECT / "bench" / "results" / "results.md")
     return parser.parse_args(argv)
 
@@ -379,19 +431,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "disk": Path(tempfile.mkdtemp(prefix="timeoutc-bench-", dir=disk_parent)),
     }
     try:
-        root, floor_dir, memo = prepare(fast, args.services, args.environments)
+        tool = installed_tool() if args.live else snapshot_tool(fast)
+        root, floor_dir, memo = prepare(fast, args.services, args.environments, tool)
         main_results = run_rounds(
-            repository_cases(root, floor_dir, memo, full=True), args.runs, args.seed, Results()
+            repository_cases(root, floor_dir, memo, tool, full=True),
+            args.runs,
+            args.seed,
+            Results(),
         )
         small = None
         if 0 < args.small_services < args.services:
-            root, floor_dir, memo = prepare(fast, args.small_services, args.environments)
-            cases = repository_cases(root, floor_dir, memo, full=False)
+            root, floor_dir, memo = prepare(fast, args.small_services, args.environments, tool)
+            cases = repository_cases(root, floor_dir, memo, tool, full=False)
             small = run_rounds(cases, args.runs, args.seed, Results())
         disk = None
         if args.disk_runs > 0:
-            root, floor_dir, memo = prepare(places["disk"], args.services, args.environments)
-            cases = repository_cases(root, floor_dir, memo, full=False)
+            where = places["disk"]
+            root, floor_dir, memo = prepare(where, args.services, args.environments, tool)
+            cases = repository_cases(root, floor_dir, memo, tool, full=False)
             disk = run_rounds(cases, args.disk_runs, args.seed, Results())
     finally:
         for folder in places.values():
