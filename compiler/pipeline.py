@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from compiler.budgets import check_budgets
 from compiler.collector import rare_collections
 from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.fanout import compile_documents
 from compiler.loader import Document, load_bytes, read_limited
 from compiler.merge import extends_chain, is_abstract, merge_chain
 from compiler.model import Profile
@@ -16,6 +18,7 @@ from compiler.resolve import resolve_profile
 from compiler.schema_memo import SchemaCheck
 
 PROFILES_DIR = "profiles"
+Resolved = tuple[Profile | None, list[Diagnostic]]
 PROFILE_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
 
 
@@ -112,19 +115,29 @@ def _errors_beside(documents: dict[str, Document], failed: set[str]) -> list[Dia
 
 def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:
     """Merge, resolve and budget-check every concrete profile; all errors at once."""
+    return gather(resolve_one(name, documents) for name in documents)
+
+
+def resolve_one(name: str, documents: Mapping[str, Document]) -> Resolved:
+    """`resolve_all` for one profile: the profile (None for a base, or on error), its errors."""
+    try:
+        chain = extends_chain(name, documents)
+        if is_abstract(documents[name]):
+            return None, []
+        profile = resolve_profile(merge_chain(chain, documents))
+    except CompileError as exc:
+        return None, list(exc.diagnostics)
+    return profile, check_budgets(profile)
+
+
+def gather(results: Iterable[Resolved]) -> tuple[Profile, ...]:
+    """The profiles of `resolve_one`'s results, in order; raise with every error, if any."""
     profiles: list[Profile] = []
     errors: list[Diagnostic] = []
-    for name, document in documents.items():
-        try:
-            chain = extends_chain(name, documents)
-            if is_abstract(document):
-                continue
-            profile = resolve_profile(merge_chain(chain, documents))
-        except CompileError as exc:
-            errors.extend(exc.diagnostics)
-            continue
-        errors.extend(check_budgets(profile))
-        profiles.append(profile)
+    for profile, found in results:
+        errors.extend(found)
+        if profile is not None:
+            profiles.append(profile)
     if errors:
         raise CompileError(errors)
     return tuple(profiles)
@@ -140,6 +153,5 @@ def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
 def compile_repository(root: Path, *, render: bool = True) -> Compilation:
     """Run the whole pipeline on the repository at `root`."""
     with rare_collections():
-        profiles = resolve_all(load_profiles(root))
-        outputs = render_all(root, profiles) if render else {}
+        profiles, outputs = compile_documents(root, load_profiles(root), render=render)
     return Compilation(profiles, outputs)

@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from compiler import cache, outputs, schema, verified
+from compiler import cache, fanout, outputs, schema, verified
 from compiler.collector import ALLOCATIONS_PER_COLLECTION, rare_collections
 from compiler.diagnostics import CompileError
 from compiler.durations import scale_ms
 from compiler.emit import read_out
+from compiler.fanout import groups
 from compiler.outputs import render_outputs
-from compiler.pipeline import load_profiles, resolve_all
+from compiler.pipeline import compile_repository, load_profiles, resolve_all
 from compiler.readback import load_yaml
 from compiler.sandbox import MemoizedSandbox
 from compiler.verify import verify_output
@@ -442,12 +443,12 @@ def test_a_dead_worker_has_its_part_redone(
 
 def test_process_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIMEOUTC_JOBS", "1")
-    assert outputs.process_count(4000) == 1
+    assert fanout.process_count(4000) == 1
     monkeypatch.setenv("TIMEOUTC_JOBS", "3")
-    assert outputs.process_count(4000) == 3
-    assert outputs.process_count(2) == 2
+    assert fanout.process_count(4000) == 3
+    assert fanout.process_count(2) == 2
     monkeypatch.delenv("TIMEOUTC_JOBS")
-    assert outputs.process_count(10) == 1  # too small to pay for a fork
+    assert fanout.process_count(10) == 1  # too small to pay for a fork
 
 
 # --- reading out/ ---------------------------------------------------------------------------
@@ -498,3 +499,109 @@ def test_read_out_reads_what_os_walk_reads(tmp_path: Path) -> None:
         "out/broken",
         "out/dirlink",
     ]
+
+
+# --- resolving and rendering profiles in more than one process ------------------------------
+
+
+def test_groups_are_contiguous_and_balanced() -> None:
+    names = ["a", "b", "c", "d"]
+    assert groups(names, [1, 1, 1, 1], 2) == [["a", "b"], ["c", "d"]]
+    assert groups(names, [5, 1, 1, 1], 2) == [["a"], ["b", "c", "d"]]
+    assert groups(names, [1, 1, 1, 1], 8) == [["a"], ["b"], ["c"], ["d"]]
+    assert groups(names, [1, 1, 1, 1], 1) == [names]
+    assert groups([], [], 2) == [[]]
+
+
+def compiled(root: Path, jobs: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
+    """What compile_repository gives with TIMEOUTC_JOBS=jobs: its result, or its error."""
+    monkeypatch.setenv("TIMEOUTC_JOBS", jobs)
+    try:
+        compilation = compile_repository(root)
+    except CompileError as exc:
+        return "error", [str(d) for d in exc.diagnostics]
+    return "done", (compilation.profiles, list(compilation.outputs.items()))
+
+
+def test_profiles_in_processes_give_what_one_process_gives(
+    twelve: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = compiled(twelve, "1", monkeypatch)
+    assert alone[0] == "done"
+    assert compiled(twelve, "2", monkeypatch) == alone
+    assert compiled(twelve, "3", monkeypatch) == alone
+
+
+@pytest.mark.parametrize(
+    ("profile", "old", "new"),
+    [
+        ("qa", "timeout_multiplier: 0.8", "timeout_multiplier: 80"),  # budgets break
+        ("development", "extends: shared", "extends: sharde"),  # unknown parent, with a hint
+        ("staging", "{fixed: 1s}", "{fixed: 20s}"),  # above max_timeout
+    ],
+)
+def test_profile_errors_in_processes_are_the_errors_of_one(
+    twelve: Path,
+    tmp_path: Path,
+    cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    profile: str,
+    old: str,
+    new: str,
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(twelve, repo)
+    path = repo / "profiles" / f"{profile}.yaml"
+    path.write_text(path.read_text().replace(old, new))
+    alone = compiled(repo, "1", monkeypatch)
+    assert alone[0] == "error"
+    assert compiled(repo, "2", monkeypatch) == alone
+    assert compiled(repo, "4", monkeypatch) == alone
+
+
+def test_template_errors_come_after_profile_errors_in_processes(
+    twelve: Path, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(twelve, repo)
+    (repo / "templates" / "broken.txt.j2").write_text("{% if %}\n")
+    broken_template = compiled(repo, "1", monkeypatch)
+    assert broken_template[0] == "error"
+    assert "templates/broken.txt.j2" in broken_template[1][0]
+    assert compiled(repo, "2", monkeypatch) == broken_template
+    qa = repo / "profiles" / "qa.yaml"
+    qa.write_text(qa.read_text().replace("timeout_multiplier: 0.8", "timeout_multiplier: 80"))
+    both = compiled(repo, "1", monkeypatch)
+    assert not any("broken.txt.j2" in line for line in both[1])
+    assert compiled(repo, "2", monkeypatch) == both
+
+
+def test_a_render_error_in_a_later_group_is_the_one_of_one_process(
+    twelve: Path, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(twelve, repo)
+    template = repo / "templates" / "env.yaml.j2"
+    template.write_text(
+        "{% if environment in ['qa', 'development'] %}{{ service.nope }}{% endif %}\n"
+        + template.read_text()
+    )
+    alone = compiled(repo, "1", monkeypatch)
+    assert alone[0] == "error"
+    assert compiled(repo, "2", monkeypatch) == alone
+
+
+def test_a_dead_profile_worker_has_its_group_redone(
+    twelve: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = compiled(twelve, "1", monkeypatch)
+    parent = os.getpid()
+    real = fanout._work
+
+    def dying(*args: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(*args)
+
+    monkeypatch.setattr(fanout, "_work", dying)
+    assert compiled(twelve, "2", monkeypatch) == alone
