@@ -209,11 +209,12 @@ def write(root: Path, changes: list[Change]) -> None:
         )
     staged: list[tuple[Path, Path]] = []
     current = OUT_DIR
+    ready: set[str] = set()  # folders checked (and made) for an earlier file of this build
     try:
         for change in writes:
             assert change.new is not None
             current = change.path
-            staged.append(_stage(root, change.path, change.new))
+            staged.append(_stage(root, change.path, change.new, ready))
     except (OSError, CompileError) as exc:
         for temp, _ in staged:
             temp.unlink(missing_ok=True)
@@ -235,13 +236,20 @@ def write(root: Path, changes: list[Change]) -> None:
         raise CompileError([Diagnostic(Mark(OUT_DIR), f"cannot write: {exc.strerror}")]) from None
 
 
-def _stage(root: Path, relative: str, content: bytes) -> tuple[Path, Path]:
-    """Write `content` beside its final place under a temporary name."""
+def _stage(root: Path, relative: str, content: bytes, ready: set[str]) -> tuple[Path, Path]:
+    """Write `content` beside its final place under a temporary name.
+
+    Each folder is checked (a real folder, not a link) and made once per build: `ready`
+    holds those done for earlier files.
+    """
     parts = relative.split("/")
-    for depth in range(1, len(parts)):
-        _check_real_dir(root, "/".join(parts[:depth]))
+    folder = "/".join(parts[:-1])
     final = root / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
+    if folder not in ready:
+        for depth in range(1, len(parts)):
+            _check_real_dir(root, "/".join(parts[:depth]))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        ready.add(folder)
     temp = final.with_name(f".{final.name}.{os.getpid()}{TEMP_SUFFIX}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     try:
