@@ -7,13 +7,14 @@ with it on a scratch copy, and only then replaces the file.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
 import stat
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -213,7 +214,32 @@ def validate_edit(root: Path, edit: Edit) -> Compilation:
                 [Diagnostic(Mark(edit.relative), f"cannot copy the repository to check it: {exc}")]
             ) from None
         (copy_root / edit.relative).write_bytes(edit.after)
-        return compile_repository(copy_root)
+        try:
+            return compile_repository(copy_root)
+        except CompileError as exc:
+            raise CompileError([_on_disk(d, edit) for d in exc.diagnostics]) from None
+
+
+def _on_disk(diagnostic: Diagnostic, edit: Edit) -> Diagnostic:
+    """A diagnostic about the edited text, placed on the file as it still is on disk."""
+    mark = diagnostic.mark
+    if mark.path != edit.relative or not mark.line:
+        return diagnostic
+    before = edit.before.decode("utf-8", "replace").splitlines()
+    after = edit.after.decode("utf-8", "replace").splitlines()
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, _, j1, j2 in matcher.get_opcodes():
+        if j1 < mark.line <= j2 or (j1 == j2 == mark.line - 1):
+            if tag == "equal":
+                line = i1 + mark.line - j1
+                return replace(diagnostic, mark=replace(mark, line=line))
+            note = f"as the line would read after the edit: {after[mark.line - 1].strip()}"
+            hint = f"{diagnostic.hint}; {note}" if diagnostic.hint else note
+            if tag == "replace":  # the same line, its value changed: the column still holds
+                return replace(diagnostic, mark=replace(mark, line=i1 + 1), hint=hint)
+            above = replace(mark, line=max(i1, 1), column=1)  # inserted lines: the one above
+            return replace(diagnostic, mark=above, hint=hint)
+    return diagnostic
 
 
 def write_edit(edit: Edit) -> None:

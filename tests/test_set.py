@@ -479,3 +479,19 @@ def test_a_file_changed_since_it_was_read_is_not_replaced(repo: Path) -> None:
     with pytest.raises(CompileError, match="changed on disk while timeoutc set ran"):
         write_edit(edit)
     assert path.read_bytes() == edited_meanwhile
+
+
+def test_a_rejected_edit_is_reported_on_the_file_as_it_still_is(run: Run, tmp_path: Path) -> None:
+    root = copy_repo(tmp_path / "repo")
+    staging = root / "profiles" / "staging.yaml"
+    lines = staging.read_text(encoding="utf-8").splitlines()
+    margin = next(n for n, line in enumerate(lines, 1) if "safety_margin:" in line)
+    result = run("set", "staging", "environment.safety_margin", "0", "--root", root)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"profiles/staging.yaml:{margin}:18: error: ")
+    assert "as the line would read after the edit: safety_margin: 0" in result.stderr
+    added = run("set", "staging", "services.netra-backend.port", "99999", "--root", root)
+    assert added.exit_code == 2
+    line = int(added.stderr.split(":")[1])
+    assert 1 <= line <= len(lines)  # new lines would be appended; the place shown exists
+    assert "as the line would read after the edit: port: 99999" in added.stderr
