@@ -19,8 +19,10 @@ import importlib.util
 import os
 import sys
 import tempfile
+import weakref
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from compiler import __version__
 
@@ -68,6 +70,22 @@ def key(*parts: bytes) -> bytes:
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     return digest.digest()
+
+
+_sources: dict[int, tuple[weakref.ref[Any], bytes]] = {}
+
+
+def remember_source(document: object, relative: str, raw: bytes) -> None:
+    """Record that `document` was loaded from `raw`, the bytes of `relative`."""
+    ident = id(document)
+    reference = weakref.ref(document, lambda _: _sources.pop(ident, None))
+    _sources[ident] = (reference, key(b"source", relative.encode(), raw))
+
+
+def source_key(document: object) -> bytes | None:
+    """The digest of the bytes `document` was loaded from, if this process loaded it."""
+    entry = _sources.get(id(document))
+    return entry[1] if entry is not None and entry[0]() is document else None
 
 
 class Memo:

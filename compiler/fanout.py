@@ -135,14 +135,15 @@ def compile_documents(
     root: Path, documents: dict[str, Document], *, render: bool
 ) -> tuple[tuple[Profile, ...], dict[str, bytes]]:
     """The resolved profiles and (when `render`) their outputs, as one process makes them."""
-    from compiler.pipeline import gather, render_all, resolve_all
+    from compiler.outputs import render_outputs
+    from compiler.pipeline import gather, resolve_all
 
     concrete = [name for name, document in documents.items() if not is_abstract(document)]
     sizes = [_services(name, documents) for name in concrete]
     planned = groups(concrete, sizes, min(process_count(sum(sizes)), len(concrete)))
     if len(planned) < 2:
         profiles = resolve_all(documents)
-        return profiles, render_all(root, profiles) if render else {}
+        return profiles, render_outputs(root, profiles, documents=documents) if render else {}
     return _in_processes(root, documents, planned, render=render, gather=gather)
 
 
@@ -166,7 +167,7 @@ def _in_processes(
             templates = load_templates(root)
         except CompileError as exc:  # reported after the profiles' errors, as in one process
             template_error = exc
-    verified = VerifiedOutputs()
+    verified = VerifiedOutputs(documents=documents)
 
     def work(names: list[str]) -> tuple[dict[str, Resolved], Slice | None]:
         return _work(names, documents, templates, verified, resolve_one)

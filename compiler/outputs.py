@@ -12,7 +12,7 @@ happens is exactly what would happen in one process. TIMEOUTC_JOBS=1 forces one 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from compiler.diagnostics import CompileError, Diagnostic
 from compiler.fanout import collect, process_count, reap, spawn
+from compiler.loader import Document
 from compiler.model import Profile, Service
 from compiler.verified import VerifiedOutputs
 
@@ -77,14 +78,22 @@ def render_slice(templates: Templates, work: Work, verified: VerifiedOutputs) ->
 
 
 def render_outputs(
-    root: Path, profiles: tuple[Profile, ...], *, processes: int | None = None
+    root: Path,
+    profiles: tuple[Profile, ...],
+    *,
+    processes: int | None = None,
+    documents: Mapping[str, Document] | None = None,
 ) -> dict[str, bytes]:
-    """Every output of every service, verified against the model, as bytes."""
+    """Every output of every service, verified against the model, as bytes.
+
+    `documents`, the files `profiles` were resolved from (those very objects), lets the
+    read-back memo know each model by the digest of its files rather than by its pickle.
+    """
     from compiler.render import load_templates
 
     templates = load_templates(root)
     work = [(profile, service) for profile in profiles for service in profile.services]
-    verified = VerifiedOutputs()
+    verified = VerifiedOutputs(documents=documents)
     count = min(processes or process_count(len(work)), max(len(work), 1))
     if count > 1:
         size = -(-len(work) // count)

@@ -65,6 +65,7 @@ class SchemaCheck:
 
     def check(self, document: Document, raw: bytes) -> None:
         """Raise `CompileError` when `document` (loaded from `raw`) breaks the schema."""
+        cache.remember_source(document, document.path, raw)
         digest = None
         if self.schema_bytes is not None:
             digest = cache.key(b"profile", self.schema_bytes, raw)

@@ -605,3 +605,33 @@ def test_a_dead_profile_worker_has_its_group_redone(
 
     monkeypatch.setattr(fanout, "_work", dying)
     assert compiled(twelve, "2", monkeypatch) == alone
+
+
+def test_a_model_is_known_by_the_files_it_came_from(cache_dir: Path, repo: Path) -> None:
+    documents = load_profiles(repo)
+    profile = resolve_all(documents)[0]
+    known = verified.VerifiedOutputs(documents=documents)._own_profile(profile)[1]
+    assert not known.startswith(b"pickle:")
+    assert known == verified.VerifiedOutputs(documents=documents)._own_profile(profile)[1]
+    reloaded = load_profiles(repo)  # same bytes, new objects: the same digest
+    assert verified.VerifiedOutputs(documents=reloaded)._own_profile(profile)[1] == known
+    unknown = verified.VerifiedOutputs()._own_profile(profile)[1]
+    assert unknown.startswith(b"pickle:")
+    base = repo / "profiles" / "base.yaml"
+    base.write_text(base.read_text() + "\n# a comment changes the bytes\n")
+    changed = load_profiles(repo)
+    assert verified.VerifiedOutputs(documents=changed)._own_profile(profile)[1] != known
+
+
+def test_a_source_key_belongs_to_its_own_document() -> None:
+    class Loaded:
+        pass
+
+    first, second = Loaded(), Loaded()
+    cache.remember_source(first, "profiles/a.yaml", b"a: 1\n")
+    assert cache.source_key(first) == cache.source_key(first)
+    assert cache.source_key(second) is None
+    key = cache.source_key(first)
+    del first
+    gc.collect()
+    assert key is not None and key not in {v[1] for v in cache._sources.values()}
