@@ -74,7 +74,7 @@ def profile_files(root: Path) -> dict[str, Path]:
 
 def load_profiles(root: Path) -> dict[str, Document]:
     """Every profile, loaded and schema-checked; all errors of all files at once."""
-    schema = SchemaCheck(root)
+    schemas = SchemaCheck.for_repository(root)
     documents: dict[str, Document] = {}
     errors: list[Diagnostic] = []
     files = profile_files(root)
@@ -83,12 +83,13 @@ def load_profiles(root: Path) -> dict[str, Document]:
         try:
             raw = read_limited(path, relative)
             document = load_bytes(raw, relative)
-            schema.check(document, raw)
+            for schema in schemas:
+                schema.check(document, raw)
         except CompileError as exc:
             errors.extend(exc.diagnostics)
             continue
         documents[name] = document
-    schema.save()
+    schemas[0].save()  # one memo, shared by both
     if errors:
         raise CompileError([*errors, *_errors_beside(documents, set(files) - set(documents))])
     if not documents:

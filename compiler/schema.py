@@ -52,7 +52,12 @@ def _is_request_timeout(instance: object) -> bool:
 
 def read_schema(root: FsPath) -> dict[str, Any]:
     """The repository's profile schema, as JSON."""
-    raw = read_limited(root / SCHEMA_FILE, SCHEMA_FILE.as_posix())
+    return read_schema_file(root / SCHEMA_FILE)
+
+
+def read_schema_file(file: FsPath) -> dict[str, Any]:
+    """A profile schema, as JSON; errors name it as the repository's schema file."""
+    raw = read_limited(file, SCHEMA_FILE.as_posix())
     try:
         schema: dict[str, Any] = json.loads(raw.decode("utf-8"))
         Draft202012Validator.check_schema(schema)
@@ -260,7 +265,8 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return "'" + value.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'"
+        quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+        return f"'{quoted}'"  # invisible characters are escaped when the line is printed
     return str(value)
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
 SCHEMA_FILE = Path("schemas") / "profile.schema.json"
+BUILTIN_SCHEMA = Path(__file__).resolve().parent / "data" / SCHEMA_FILE
 
 
 def _read(path: Path) -> bytes | None:
@@ -38,10 +39,10 @@ class SchemaCheck:
     `read_schema` reports it), lazily when the schema is one that passed before.
     """
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.memo = cache.Memo("schema")
-        self.schema_bytes = _read(root / SCHEMA_FILE)
+    def __init__(self, root: Path, file: Path | None = None, memo: cache.Memo | None = None):
+        self.file = file or root / SCHEMA_FILE
+        self.memo = memo or cache.Memo("schema")
+        self.schema_bytes = _read(self.file)
         self._validator: Draft202012Validator | None = None
         known = self.schema_bytes is not None and self._schema_key() in self.memo
         if not known:
@@ -54,10 +55,10 @@ class SchemaCheck:
     def validator(self) -> Draft202012Validator:
         """The compiled validator (raises `CompileError` for a broken schema)."""
         if self._validator is None:
-            from compiler.schema import read_schema, validator_for
+            from compiler.schema import read_schema_file, validator_for
 
-            self._validator = validator_for(read_schema(self.root))
-            if self.schema_bytes != _read(self.root / SCHEMA_FILE):
+            self._validator = validator_for(read_schema_file(self.file))
+            if self.schema_bytes != _read(self.file):
                 self.schema_bytes = None  # changed while read: remember nothing this run
             if self.schema_bytes is not None:
                 self.memo.add(self._schema_key())
@@ -76,6 +77,20 @@ class SchemaCheck:
         raise_for_schema(document, self.validator())
         if digest is not None and self.schema_bytes is not None:
             self.memo.add(digest)
+
+    @classmethod
+    def for_repository(cls, root: Path) -> list[SchemaCheck]:
+        """The repository's schema, and timeoutc's own when they differ.
+
+        The repository's schema is what editors read and may add local rules; timeoutc's
+        own is the contract every later stage relies on, so a looser or older repository
+        schema can never let a value of the wrong type through.
+        """
+        checks = [cls(root)]
+        own = cls(root, BUILTIN_SCHEMA, checks[0].memo)
+        if own.schema_bytes != checks[0].schema_bytes:
+            checks.append(own)
+        return checks
 
     def save(self) -> None:
         """Write what passed to the memo."""

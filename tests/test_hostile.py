@@ -256,7 +256,8 @@ def _loosen_schema(root: Path) -> None:
         ),
         (
             'netra-backend: {dependencies: {\'x"""\\nimport os\\n\': {timeouts: {t: 1s}}}}',
-            'profiles/loose.yaml:5:34: error: invalid dependency name \'x"""\\nimport os\\n\'',
+            # YAML's single quotes keep the backslashes; the message shows them escaped
+            'profiles/loose.yaml:5:34: error: invalid dependency name \'x"""\\\\nimport os\\\\n\'',
         ),
         (
             "netra-backend: {dependencies: {database: {timeouts: {'t: int = 0  #': 1s}}}}",

@@ -723,3 +723,26 @@ def test_no_value_in_any_place_crashes(fuzz_root: Path, edits: list[tuple[str, s
         assert exc.diagnostics
         for diagnostic in exc.diagnostics:
             assert diagnostic.mark.path.startswith(("profiles/", "templates/")), diagnostic
+
+
+def test_a_looser_repository_schema_cannot_let_a_wrong_type_through(run: Run, root: Path) -> None:
+    (root / "schemas" / "profile.schema.json").write_text("{}\n", encoding="utf-8")
+    write_profile(root, "prod", "extends: base\nplatform:\n  cold_start_buffer: 5\n")
+    result = run("validate", "--root", root)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"{P}:3:22: error: 'platform.cold_start_buffer' must be a string, not 5; "
+        "add a unit, e.g. 3s\n",
+    )
+
+
+def test_a_stricter_repository_schema_adds_its_rules(run: Run, root: Path) -> None:
+    path = root / "schemas" / "profile.schema.json"
+    schema = path.read_text(encoding="utf-8")
+    region = '"pattern": "^[a-z]+-[a-z]+[0-9]+$"'
+    assert region in schema
+    path.write_text(schema.replace(region, '"pattern": "^europe-[a-z]+[0-9]+$"'), "utf-8")
+    write_profile(root, "prod", "extends: base\n")
+    result = run("validate", "--root", root)
+    assert result.exit_code == 2
+    assert "profiles/base.yaml:3:11: error: invalid region 'us-central1'" in result.stderr
