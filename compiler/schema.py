@@ -139,7 +139,14 @@ def validate_document(document: Document, validator: Draft202012Validator) -> li
 
 def raise_for_schema(document: Document, validator: Draft202012Validator) -> None:
     """Raise `CompileError` when `document` breaks the schema."""
-    errors = validate_document(document, validator)
+    try:
+        errors = validate_document(document, validator)
+    except CompileError:
+        raise
+    except Exception as exc:  # e.g. a $ref the schema cannot resolve: the schema's fault
+        where = Mark(SCHEMA_FILE.as_posix())
+        message = f"cannot validate {document.path} with this schema: {exc}"
+        raise CompileError([Diagnostic(where, message)]) from None
     if errors:
         raise CompileError(errors)
 

@@ -6,6 +6,7 @@ the expected lines are what a user sees on stderr, at the offending key or value
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -746,3 +747,17 @@ def test_a_stricter_repository_schema_adds_its_rules(run: Run, root: Path) -> No
     result = run("validate", "--root", root)
     assert result.exit_code == 2
     assert "profiles/base.yaml:3:11: error: invalid region 'us-central1'" in result.stderr
+
+
+def test_a_schema_with_an_unresolvable_ref_is_the_schemas_error(run: Run, root: Path) -> None:
+    path = root / "schemas" / "profile.schema.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema["properties"]["platform"] = {"$ref": "https://example.com/nowhere.json"}
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    write_profile(root, "prod", "extends: base\n")
+    result = run("validate", "--root", root)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        "schemas/profile.schema.json: error: cannot validate profiles/base.yaml with this "
+        "schema: Unresolvable: https://example.com/nowhere.json"
+    )
