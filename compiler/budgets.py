@@ -350,59 +350,63 @@ def callee(profile: Profile, service: Service) -> Iterator[RuleResult]:
             yield _within_callee_request(profile, timeout, target, mark)
 
 
+def _callee_result(
+    subject: str,
+    used: int,
+    limit: int,
+    terms: tuple[str, ...],
+    mark: Mark,
+    why: Callable[[], tuple[str, str]],
+) -> RuleResult:
+    """One budget.callee check; `why` gives the message and hint, only when it is broken."""
+    if used <= limit:
+        return RuleResult("budget.callee", subject, "ok", used, limit, terms, mark)
+    message, hint = why()
+    return RuleResult("budget.callee", subject, "broken", used, limit, terms, mark, message, hint)
+
+
 def _covers_callee_path(
     profile: Profile, timeout: Timeout, target: Service, longest: PathCost, mark: Mark
 ) -> RuleResult:
     """The caller's timeout lets the callee's longest request path finish."""
-    subject = f"{timeout.ref} covers {target.name}"
-    terms = (term(timeout), *(f"{target.name} {t}" for t in longest.terms))
     used, limit = longest.used_ms, timeout.ms
-    if used <= limit:
-        return RuleResult("budget.callee", subject, "ok", used, limit, terms, mark)
-    over = format_duration(used - limit)
-    return RuleResult(
-        "budget.callee",
-        subject,
-        "broken",
-        used,
-        limit,
-        terms,
-        mark,
-        f"{term(timeout)} gives up {over} before {target.name}'s request path "
-        f"'{longest.name}' can finish (worst case {format_duration(used)}: "
-        + " + ".join(longest.terms)
-        + ")",
-        _hint(
-            raise_timeout(timeout, profile.environment, used),
-            f"shorten {target.name}'s request path '{longest.name}' by {over}",
-        ),
-    )
+
+    def why() -> tuple[str, str]:
+        over = format_duration(used - limit)
+        message = (
+            f"{term(timeout)} gives up {over} before {target.name}'s request path "
+            f"'{longest.name}' can finish (worst case {format_duration(used)}: "
+            + " + ".join(longest.terms)
+            + ")"
+        )
+        shorten = f"shorten {target.name}'s request path '{longest.name}' by {over}"
+        if used > target.request_timeout_ms:  # raising the caller would outlast the callee
+            return message, shorten
+        return message, _hint(raise_timeout(timeout, profile.environment, used), shorten)
+
+    terms = (term(timeout), *(f"{target.name} {t}" for t in longest.terms))
+    return _callee_result(f"{timeout.ref} covers {target.name}", used, limit, terms, mark, why)
 
 
 def _within_callee_request(
     profile: Profile, timeout: Timeout, target: Service, mark: Mark
 ) -> RuleResult:
     """The caller's timeout does not outlast the callee's request timeout."""
-    subject = f"{timeout.ref} within {target.name} request_timeout"
-    terms = (term(timeout), f"{target.name} {request_timeout_term(target)}")
     used, limit = timeout.ms, target.request_timeout_ms
-    if used <= limit:
-        return RuleResult("budget.callee", subject, "ok", used, limit, terms, mark)
-    return RuleResult(
-        "budget.callee",
-        subject,
-        "broken",
-        used,
-        limit,
-        terms,
-        mark,
-        f"{term(timeout)} waits {format_duration(used - limit)} longer than {target.name}'s "
-        f"{request_timeout_term(target)}: Cloud Run ends {target.name}'s request first",
-        _hint(
+
+    def why() -> tuple[str, str]:
+        message = (
+            f"{term(timeout)} waits {format_duration(used - limit)} longer than {target.name}'s "
+            f"{request_timeout_term(target)}: Cloud Run ends {target.name}'s request first"
+        )
+        return message, _hint(
             lower_timeout(timeout, profile.environment, limit),
             raise_request_timeout(target, used, f"{target.name}'s "),
-        ),
-    )
+        )
+
+    terms = (term(timeout), f"{target.name} {request_timeout_term(target)}")
+    subject = f"{timeout.ref} within {target.name} request_timeout"
+    return _callee_result(subject, used, limit, terms, mark, why)
 
 
 RULES: dict[str, Rule] = {

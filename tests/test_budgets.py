@@ -628,3 +628,25 @@ def test_raising_hint_gives_the_smallest_base_that_reaches(
     written = parse_duration_ms(match[1] if match else hint.split(" to ")[1])
     assert scale_ms(written, env.multiplier_value) >= target
     assert written == 1 or scale_ms(written - 1, env.multiplier_value) < target
+
+
+def test_callee_hint_never_suggests_outlasting_the_callee(run: Run, repo: Path) -> None:
+    base = repo / "profiles" / "base.yaml"
+    text = base.read_text(encoding="utf-8")
+    text = text.replace("timeouts: {connect: 5s, query: 4s}", "timeouts: {connect: 5s, query: 39s}")
+    text = text.replace(
+        "      login: [redis.command, database.query]\n",
+        "      login: [redis.command, database.query]\n"
+        "    allow:\n"
+        "      budget.request-path: the login form retries\n"
+        "      budget.dependency: slow reports run in the background\n",
+    )
+    base.write_text(text, encoding="utf-8")
+    result = run("validate", "--root", repo)
+    assert result.exit_code == 2
+    callee = [line for line in result.stderr.splitlines() if "budget.callee" in line]
+    assert callee, result.stderr
+    for line in callee:
+        assert "gives up" in line
+        assert "raise auth.request" not in line  # above auth-service's 30s request_timeout
+        assert "shorten auth-service's request path 'login'" in line
