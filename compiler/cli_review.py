@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from compiler.completion import complete_environment, complete_service, complete_timeout
-from compiler.options import root_option
+from compiler.options import format_option, root_option
 from compiler.runner import reports_errors, resolve_root
 
 
@@ -29,13 +29,9 @@ def wants_color(isatty: bool, environ: dict[str, str] | os._Environ[str]) -> boo
     help="The git revision to compare with (default: the merge-base with the upstream "
     "branch, else HEAD).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-    help="text for terminals, markdown for a PR comment or job summary, json for machines.",
+@format_option(
+    ["text", "markdown", "json"],
+    "text for terminals, markdown for a PR comment or job summary, json for machines.",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when any resolved value changed.")
 @root_option
@@ -91,14 +87,7 @@ COMMANDS: list[click.Command] = [diff]
 @click.argument("environment", shell_complete=complete_environment)
 @click.argument("service", shell_complete=complete_service)
 @click.argument("timeout", metavar="[DEP.TIMEOUT]", required=False, shell_complete=complete_timeout)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for machines.",
-)
+@format_option(["text", "json"], "text for people, json for machines.")
 @root_option
 @reports_errors
 def explain(
@@ -126,14 +115,7 @@ def explain(
 @click.command()
 @click.argument("environment", shell_complete=complete_environment)
 @click.argument("service", required=False, shell_complete=complete_service)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-    help="yaml for people, json for machines (jq).",
-)
+@format_option(["yaml", "json"], "yaml for people, json for machines (jq).")
 @root_option
 @reports_errors
 def show(environment: str, service: str | None, fmt: str, root: Path | None) -> int:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
+
+FC = TypeVar("FC", bound=Callable[..., object])
 
 root_option = click.option(
     "--root",
@@ -13,13 +17,22 @@ root_option = click.option(
     help="The repository to compile (default: the nearest folder upward holding profiles/).",
 )
 
-diagnostics_format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "github", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, github for GitHub Actions annotations, json for machines.",
+
+def format_option(choices: list[str], help: str) -> Callable[[FC], FC]:
+    """`--format` (as `fmt`) with these choices, the first one the default."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )
+
+
+diagnostics_format_option = format_option(
+    ["text", "github", "json"],
+    "text for people, github for GitHub Actions annotations, json for machines.",
 )
 
 show_diff_option = click.option(
