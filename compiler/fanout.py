@@ -14,12 +14,15 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import shutil
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from compiler.diagnostics import CompileError
 from compiler.loader import Document
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
 
 MIN_SERVICES_PER_PROCESS = 150
 MAX_PROCESSES = 4
-Worker = tuple[int, int]
+Message = tuple[str, "Resolved", "Slice | None"]  # one profile: its name, resolution, outputs
 
 
 def process_count(services: int) -> int:
@@ -51,57 +54,110 @@ def process_count(services: int) -> int:
     return max(1, min(wanted, services)) if hasattr(os, "fork") else 1
 
 
-def spawn(task: Callable[[], object]) -> Worker:
-    """Fork a worker that runs `task` and sends back its pickled result through a pipe."""
+END = "end"  # the last message of a worker that finished
+
+
+@dataclass
+class Worker:
+    """A forked worker: its process id, the folder it leaves its messages in, how it ended."""
+
+    pid: int
+    spool: str
+    ended: bool | None = None  # None while running; then whether it exited with 0
+
+
+def spawn(task: Callable[[], Iterable[object]]) -> Worker:
+    """Fork a worker that leaves each item `task` yields (then END), pickled, as a file
+    0, 1, 2... of its own temporary folder, as soon as it is made: it never waits for
+    this process to read."""
     for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
         with contextlib.suppress(AttributeError, OSError, ValueError):
             stream.flush()
-    read_end, write_end = os.pipe()
+    spool = tempfile.mkdtemp(prefix="timeoutc-")
     pid = os.fork()
     if pid == 0:  # the worker: never returns
         code = 1
         try:
-            os.close(read_end)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            payload = pickle.dumps(task(), protocol=5)
-            with os.fdopen(write_end, "wb") as stream:
-                stream.write(payload)
+            for number, item in enumerate(_then_end(task())):
+                path = os.path.join(spool, str(number))
+                with open(f"{path}.part", "wb") as stream:
+                    pickle.dump(item, stream, protocol=5)
+                os.rename(f"{path}.part", path)  # whole, or not there
             code = 0
         finally:
             os._exit(code)
-    os.close(write_end)
-    return pid, read_end
+    return Worker(pid, spool)
 
 
-def collect(worker: Worker) -> Any:
-    """The worker's result, or None when it died without sending one."""
-    pid, fd = worker
-    try:
-        with os.fdopen(os.dup(fd), "rb") as stream:
-            payload = stream.read()
-        _, status = os.waitpid(pid, 0)
-    except (OSError, ChildProcessError):
-        return None
-    if os.waitstatus_to_exitcode(status) != 0 or not payload:
-        return None
-    try:
-        return pickle.loads(payload)
-    except Exception:
-        return None
+def _then_end(items: Iterable[object]) -> Iterator[object]:
+    yield from items
+    yield END
 
 
-def reap(worker: Worker) -> None:
-    """Close the pipe and make sure the worker is gone (killed if still running)."""
-    pid, fd = worker
-    with contextlib.suppress(OSError):
-        os.close(fd)
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished == 0:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    except (OSError, ChildProcessError):
-        pass
+class Inbox:
+    """The messages of a worker, taken in order as they appear."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.next = 0
+        self.broken = False
+
+    def ready(self) -> list[object]:
+        """The messages complete by now, in order (none once one could not be read)."""
+        messages = []
+        while not self.broken:
+            path = os.path.join(self.worker.spool, str(self.next))
+            try:
+                with open(path, "rb") as stream:
+                    messages.append(pickle.load(stream))
+            except FileNotFoundError:
+                break
+            except Exception:
+                self.broken = True
+                break
+            os.unlink(path)
+            self.next += 1
+        return messages
+
+    def rest(self) -> list[object] | None:
+        """Every message still to come (waiting for the worker to finish), or None when the
+        worker died before sending END."""
+        finished = _end(self.worker, wait=True)
+        messages = self.ready()
+        reap(self.worker)
+        if not finished or self.broken or not messages or messages[-1] != END:
+            return None
+        return messages[:-1]
+
+
+def collect(worker: Worker) -> list[object] | None:
+    """Everything the worker sends, once it has finished; None when it died."""
+    return Inbox(worker).rest()
+
+
+def reap(worker: Worker) -> bool:
+    """Make sure the worker is gone (killed if still running) and its folder removed;
+    whether it had finished on its own, with exit status 0."""
+    ended = _end(worker, wait=False)
+    shutil.rmtree(worker.spool, ignore_errors=True)
+    return ended
+
+
+def _end(worker: Worker, *, wait: bool) -> bool:
+    """Wait for the worker to end (or kill it, unless `wait`); whether it exited with 0."""
+    if worker.ended is None:
+        worker.ended = False
+        try:
+            done, status = os.waitpid(worker.pid, 0 if wait else os.WNOHANG)
+            if done == 0:
+                os.kill(worker.pid, signal.SIGKILL)
+                os.waitpid(worker.pid, 0)
+            else:
+                worker.ended = os.waitstatus_to_exitcode(status) == 0
+        except (OSError, ChildProcessError):
+            pass
+    return worker.ended
 
 
 def _services(name: str, documents: Mapping[str, Document]) -> int:
@@ -169,34 +225,42 @@ def _in_processes(
             template_error = exc
     verified = VerifiedOutputs(documents=documents)
 
-    def work(names: list[str]) -> tuple[dict[str, Resolved], Slice | None]:
-        return _work(names, documents, templates, verified, resolve_one)
+    def group(names: list[str]) -> Iterator[Message]:
+        return _group(names, documents, templates, verified, resolve_one)
 
     results: dict[str, Resolved] = {}
-    slices: list[Slice | None] = []
-    workers = [spawn(partial(work, group)) for group in planned[1:]]
+    pieces: dict[str, Slice] = {}
+
+    def record(messages: Iterable[Any]) -> None:
+        for message in messages:
+            name, resolved, piece = cast(Message, message)
+            results[name] = resolved
+            if piece is not None:
+                pieces[name] = piece
+
+    workers = [spawn(partial(group, names)) for names in planned[1:]]
+    inboxes = [Inbox(worker) for worker in workers]
     try:
         for name in documents:
-            if name not in planned[0] and is_abstract(documents[name]):
+            if is_abstract(documents[name]):
                 results[name] = resolve_one(name, documents)
-        done = work(planned[0])
-        results.update(done[0])
-        slices.append(done[1])
-        for worker, group in zip(workers, planned[1:], strict=True):
-            received = collect(worker)
-            if not isinstance(received, tuple):  # the worker died: do its group here
-                received = work(group)
-            results.update(received[0])
-            slices.append(received[1])
+        for message in group(planned[0]):
+            record([message])
+            for inbox in inboxes:  # take in the workers' profiles between ours
+                record(inbox.ready())
+        for inbox, names in zip(inboxes, planned[1:], strict=True):
+            rest = inbox.rest()
+            record(group(names) if rest is None else rest)  # a dead worker: its group here
     finally:
         for worker in workers:
             reap(worker)
-    profiles = gather(results[name] for name in documents if name in results)
+    profiles = gather(results[name] for name in documents)
     if template_error is not None:
         raise template_error
     outputs: dict[str, bytes] = {}
     try:
-        for piece in slices:
+        for name in documents:
+            piece = pieces.get(name)
             if piece is None:
                 continue
             outputs.update(piece.outputs)
@@ -207,18 +271,25 @@ def _in_processes(
     return profiles, outputs
 
 
-def _work(
+def _group(
     names: list[str],
     documents: dict[str, Document],
     templates: Templates | None,
     verified: VerifiedOutputs,
     resolve_one: Callable[[str, Mapping[str, Document]], Resolved],
-) -> tuple[dict[str, Resolved], Slice | None]:
-    """Resolve `names`; render them when there are templates and nothing failed."""
+) -> Iterator[Message]:
+    """Resolve `names` in order, one message each; render each while there are templates
+    and nothing in the group has failed (one process renders nothing after an error)."""
     from compiler.outputs import render_slice
 
-    results = {name: resolve_one(name, documents) for name in names}
-    if templates is None or any(found for _, found in results.values()):
-        return results, None
-    work = [(p, s) for p, _ in results.values() if p is not None for s in p.services]
-    return results, render_slice(templates, work, verified).portable()
+    failed = templates is None
+    for name in names:
+        resolved = resolve_one(name, documents)
+        profile, found = resolved
+        piece = None
+        failed = failed or bool(found)
+        if not failed and profile is not None and templates is not None:
+            work = [(profile, service) for service in profile.services]
+            piece = render_slice(templates, work, verified).portable()
+            failed = piece.failed
+        yield name, resolved, piece

@@ -112,8 +112,8 @@ def render_outputs(
     return outputs
 
 
-def _portable(templates: Templates, work: Work, verified: VerifiedOutputs) -> Slice:
-    return render_slice(templates, work, verified).portable()
+def _portable(templates: Templates, work: Work, verified: VerifiedOutputs) -> list[Slice]:
+    return [render_slice(templates, work, verified).portable()]
 
 
 def _fan_out(templates: Templates, parts: Sequence[Work], verified: VerifiedOutputs) -> list[Slice]:
@@ -124,10 +124,11 @@ def _fan_out(templates: Templates, parts: Sequence[Work], verified: VerifiedOutp
         for worker, part in zip(workers, parts[1:], strict=True):
             if slices[-1].failed:
                 break
-            done = collect(worker)
-            if not isinstance(done, Slice):  # the worker died: do its part here
-                done = render_slice(templates, part, verified)
-            slices.append(done)
+            sent = collect(worker)
+            if sent is not None and len(sent) == 1 and isinstance(sent[0], Slice):
+                slices.append(sent[0])
+            else:  # the worker died: do its part here
+                slices.append(render_slice(templates, part, verified))
         return slices
     finally:
         for worker in workers:

@@ -596,14 +596,14 @@ def test_a_dead_profile_worker_has_its_group_redone(
 ) -> None:
     alone = compiled(twelve, "1", monkeypatch)
     parent = os.getpid()
-    real = fanout._work
+    real = fanout._group
 
     def dying(*args: Any) -> Any:
         if os.getpid() != parent:
             os._exit(3)
         return real(*args)
 
-    monkeypatch.setattr(fanout, "_work", dying)
+    monkeypatch.setattr(fanout, "_group", dying)
     assert compiled(twelve, "2", monkeypatch) == alone
 
 
