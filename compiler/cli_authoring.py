@@ -121,11 +121,11 @@ def schema(root: Path | None) -> int:
     if root is None:
         click.echo(data_file("schemas/profile.schema.json").read_bytes(), nl=False)
         return 0
-    from compiler.schema import SCHEMA_FILE, read_schema
+    from compiler.schema import read_schema, schema_file
 
     repo = resolve_root(root)
-    read_schema(repo)  # a located error if it is missing or not a JSON Schema
-    click.echo((repo / SCHEMA_FILE).read_bytes(), nl=False)
+    read_schema(repo)  # a located error if it is not a JSON Schema
+    click.echo(schema_file(repo).read_bytes(), nl=False)
     return 0
 
 

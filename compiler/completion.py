@@ -127,13 +127,13 @@ def complete_key_path(ctx: click.Context, incomplete: str) -> Iterator[str]:
     import json
 
     from compiler.keypaths import merged_view
-    from compiler.schema import SCHEMA_FILE
+    from compiler.schema import schema_file
 
     root = repository(ctx)
     given = arguments(ctx)
     if root is None or not given or not isinstance(given[0], str):
         return
-    schema = json.loads((root / SCHEMA_FILE).read_text(encoding="utf-8"))
+    schema = json.loads(schema_file(root).read_text(encoding="utf-8"))
     yield from key_path_candidates(schema, merged_view(root, given[0]), incomplete)
 
 

@@ -28,6 +28,7 @@ from compiler.resolve import class_name
 from compiler.sandbox import MemoizedSandbox
 
 TEMPLATES_DIR = "templates"
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "data" / TEMPLATES_DIR
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.j2")
 RENDER_SECONDS = 10.0  # for one template and one service: a loop that runs away is an error
 MAX_RESULT_ITEMS = 10_000_000  # characters or items a template's `*` may make
@@ -139,8 +140,13 @@ NO_COMMENTS = frozenset({".json"})
 
 
 def load_templates(root: Path) -> Templates:
-    """Compile every template once; a broken one is `templates/NAME.j2:LINE: error: ...`."""
+    """Compile every template once; a broken one is `templates/NAME.j2:LINE: error: ...`.
+
+    A repository without a templates/ folder renders timeoutc's own four templates.
+    """
     folder = root / TEMPLATES_DIR
+    if not folder.exists() and not folder.is_symlink():
+        folder = BUILTIN_TEMPLATES
     if not folder.is_dir():
         raise CompileError([Diagnostic(Mark(TEMPLATES_DIR), "no templates folder")])
     env = _environment(folder)

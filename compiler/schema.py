@@ -50,9 +50,18 @@ def _is_request_timeout(instance: object) -> bool:
     return True
 
 
+BUILTIN_SCHEMA = FsPath(__file__).resolve().parent / "data" / SCHEMA_FILE
+
+
+def schema_file(root: FsPath) -> FsPath:
+    """The repository's schema file, or timeoutc's own when the repository has none."""
+    file = root / SCHEMA_FILE
+    return file if file.exists() or file.is_symlink() else BUILTIN_SCHEMA
+
+
 def read_schema(root: FsPath) -> dict[str, Any]:
-    """The repository's profile schema, as JSON."""
-    return read_schema_file(root / SCHEMA_FILE)
+    """The repository's profile schema (or timeoutc's own, when it has none), as JSON."""
+    return read_schema_file(schema_file(root))
 
 
 def read_schema_file(file: FsPath) -> dict[str, Any]:

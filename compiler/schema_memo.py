@@ -80,12 +80,14 @@ class SchemaCheck:
 
     @classmethod
     def for_repository(cls, root: Path) -> list[SchemaCheck]:
-        """The repository's schema, and timeoutc's own when they differ.
+        """The repository's schema, and timeoutc's own when they differ (or when it has none).
 
         The repository's schema is what editors read and may add local rules; timeoutc's
         own is the contract every later stage relies on, so a looser or older repository
         schema can never let a value of the wrong type through.
         """
+        if not (root / SCHEMA_FILE).exists() and not (root / SCHEMA_FILE).is_symlink():
+            return [cls(root, BUILTIN_SCHEMA)]  # no schema of its own: timeoutc's (schema_file)
         checks = [cls(root)]
         own = cls(root, BUILTIN_SCHEMA, checks[0].memo)
         if own.schema_bytes != checks[0].schema_bytes:

@@ -455,3 +455,23 @@ def test_a_huge_integer_is_too_large_not_a_string(run: Run, repo: Path) -> None:
     result = run("validate", "--root", repo)
     assert result.exit_code == 2
     assert "'platform.min_instances' must be at most 1000, not 1" + "0" * 25 in result.stderr
+
+
+def test_a_repository_of_profiles_alone_uses_timeoutcs_schema_and_templates(
+    run: Run, tmp_path: Path
+) -> None:
+    import shutil
+
+    root = tmp_path / "bare"
+    shutil.copytree(REPO / "profiles", root / "profiles")
+    result = run("build", "--root", root)
+    assert result.exit_code == 0, result.stderr
+    assert tree_bytes(root / "out") == tree_bytes(REPO / "out")
+    assert run("check", "--root", root).exit_code == 0
+    schema = run("schema", "--root", root)
+    assert schema.stdout.encode() == (REPO / "schemas/profile.schema.json").read_bytes()
+    path = root / "profiles" / "staging.yaml"
+    path.write_text(path.read_text().replace("max_timeout: 5s", "max_timeout: 5"))
+    invalid = run("validate", "--root", root)
+    assert invalid.exit_code == 2
+    assert "'environment.max_timeout' must be a string, not 5" in invalid.stderr

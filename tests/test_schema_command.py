@@ -29,9 +29,13 @@ def test_schema_of_another_repository(run: Run, tmp_path: Path) -> None:
     (tmp_path / "schemas" / "profile.schema.json").write_text('{"type": "object"}\n')
     assert run("schema", "--root", tmp_path).stdout == '{"type": "object"}\n'
     (tmp_path / "schemas" / "profile.schema.json").unlink()
-    missing = run("schema", "--root", tmp_path)
-    assert missing.exit_code == 2
-    assert missing.stderr.startswith("schemas/profile.schema.json: error: cannot read")
+    missing = run("schema", "--root", tmp_path)  # no schema of its own: timeoutc's is used
+    assert missing.exit_code == 0
+    assert missing.stdout.encode() == (REPO / "schemas" / "profile.schema.json").read_bytes()
+    (tmp_path / "schemas" / "profile.schema.json").write_text("{not json\n")
+    broken = run("schema", "--root", tmp_path)
+    assert broken.exit_code == 2
+    assert broken.stderr.startswith("schemas/profile.schema.json: error: cannot read")
 
 
 def test_packaged_schema_is_the_repository_schema() -> None:
