@@ -12,6 +12,7 @@ each overriding a few values. Schemas and templates are the repository's own.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,11 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 WORDS = ("api", "billing", "search", "orders", "ledger", "notify", "media", "profile")
 SCHEMA_HEADER = "# yaml-language-server: $schema=../schemas/profile.schema.json\n"
-# The benchmark edits this line of production.yaml (service 0) for the incremental build.
-TOGGLE_VALUES = ("query: 3.5s", "query: 3.6s")
+# The benchmark edits this value of production.yaml (service 0) for the incremental build:
+# 3500ms, 3501ms, ... 3999ms, then 3500ms again; every edit is one a build has not seen.
+FIRST_QUERY_MS = 3500
+QUERY_VALUES = 500
+QUERY = re.compile(r"\{query: ([0-9]+)ms\}")
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ def _overrides(spec: EnvironmentSpec, services: int) -> list[str]:
     for index in range(services):
         name = service_name(index)
         if spec.name == "production" and index % 10 == 0:
-            query = TOGGLE_VALUES[0] if index == 0 else "query: 3400ms"
+            query = f"query: {FIRST_QUERY_MS}ms" if index == 0 else "query: 3400ms"
             lines += [
                 f"  {name}:",
                 f"    image: us-docker.pkg.dev/bench/{name}/{name}:2.0.0",
@@ -183,12 +187,15 @@ def generate(root: Path, services: int, environments: int) -> Path:
 
 
 def toggle(root: Path) -> None:
-    """Change one value of one service in production.yaml (back and forth on each call)."""
+    """Change one value of one service in production.yaml: a new value on every call."""
     path = root / "profiles" / "production.yaml"
     text = path.read_text(encoding="utf-8")
-    first, second = TOGGLE_VALUES
-    old, new = (first, second) if first in text else (second, first)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    match = QUERY.search(text)
+    if match is None:
+        raise ValueError(f"{path} has no '{{query: ...ms}}' to change")
+    step = (int(match[1]) - FIRST_QUERY_MS + 1) % QUERY_VALUES
+    value = f"{{query: {FIRST_QUERY_MS + step}ms}}"
+    path.write_text(text[: match.start()] + value + text[match.end() :], encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:

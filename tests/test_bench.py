@@ -66,25 +66,32 @@ def test_floor_check_names_a_changed_file(generated: Path, run: Run, tmp_path: P
     assert floor.main([str(generated), "--out", str(tmp_path), "--check"]) == 1
 
 
-def test_toggle_changes_one_service_and_back(tmp_path: Path, run: Run) -> None:
+def test_toggle_changes_one_service_to_a_new_value_each_time(tmp_path: Path, run: Run) -> None:
     root = generate(tmp_path / "repo", 3, 1)
     assert run("build", "--root", root).exit_code == 0
-    before = tree_bytes(root / "out")
-    toggle(root)
-    assert run("build", "--root", root).exit_code == 0
-    after = tree_bytes(root / "out")
-    changed = sorted(path for path in before if before[path] != after[path])
+    seen = [tree_bytes(root / "out")]
     service = service_name(0)
-    assert changed == [
-        f"production/{service}/env.yaml",
-        f"production/{service}/service.yaml",
-        f"production/{service}/timeouts.env",
-        f"production/{service}/timeouts.py",
-    ]
-    assert b'DATABASE_QUERY_TIMEOUT_S: "4.32"' in after[f"production/{service}/env.yaml"]
+    for expected in ("4.202", "4.203"):  # 3501ms and 3502ms, x1.2, rounded up
+        toggle(root)
+        assert run("build", "--root", root).exit_code == 0
+        after = tree_bytes(root / "out")
+        changed = sorted(path for path in after if after[path] != seen[-1][path])
+        assert changed == [
+            f"production/{service}/env.yaml",
+            f"production/{service}/service.yaml",
+            f"production/{service}/timeouts.env",
+            f"production/{service}/timeouts.py",
+        ]
+        assert f'DATABASE_QUERY_TIMEOUT_S: "{expected}"'.encode() in after[changed[0]]
+        seen.append(after)
+
+
+def test_toggle_wraps_around(tmp_path: Path) -> None:
+    root = generate(tmp_path / "repo", 1, 1)
+    production = root / "profiles" / "production.yaml"
+    production.write_text(production.read_text().replace("query: 3500ms", "query: 3999ms"))
     toggle(root)
-    assert run("build", "--root", root).exit_code == 0
-    assert tree_bytes(root / "out") == before
+    assert "{query: 3500ms}" in production.read_text()
 
 
 def test_generate_rejects_an_empty_size(tmp_path: Path) -> None:

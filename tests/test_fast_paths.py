@@ -611,16 +611,33 @@ def test_a_model_is_known_by_the_files_it_came_from(cache_dir: Path, repo: Path)
     documents = load_profiles(repo)
     profile = resolve_all(documents)[0]
     known = verified.VerifiedOutputs(documents=documents)._own_profile(profile)[1]
-    assert not known.startswith(b"pickle:")
-    assert known == verified.VerifiedOutputs(documents=documents)._own_profile(profile)[1]
+    assert len(known) == cache.DIGEST_BYTES
     reloaded = load_profiles(repo)  # same bytes, new objects: the same digest
     assert verified.VerifiedOutputs(documents=reloaded)._own_profile(profile)[1] == known
-    unknown = verified.VerifiedOutputs()._own_profile(profile)[1]
-    assert unknown.startswith(b"pickle:")
+    assert verified.VerifiedOutputs()._own_profile(profile)[1] == b""  # files not known
     base = repo / "profiles" / "base.yaml"
     base.write_text(base.read_text() + "\n# a comment changes the bytes\n")
     changed = load_profiles(repo)
     assert verified.VerifiedOutputs(documents=changed)._own_profile(profile)[1] != known
+
+
+def test_an_edit_to_one_service_reads_back_only_that_service(
+    cache_dir: Path, repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def counting(path: str, *args: Any) -> None:
+        calls.append(path)
+        verify_output(path, *args)
+
+    monkeypatch.setattr(verified, "verify_output", counting)
+    assert run("check", "--root", repo).exit_code == 0
+    calls.clear()
+    base = repo / "profiles" / "base.yaml"
+    base.write_text(base.read_text().replace("request_timeout: 30s", "request_timeout: 31s"))
+    assert run("build", "--root", repo).exit_code == 0
+    assert calls
+    assert all("/auth-service/" in path for path in calls), calls
 
 
 def test_a_source_key_belongs_to_its_own_document() -> None:
