@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import stat
 import sys
 import tempfile
 import weakref
@@ -103,8 +104,12 @@ class Memo:
     def _read(self) -> dict[bytes, None]:
         if self.path is None:
             return {}
-        try:
-            raw = self.path.read_bytes()
+        try:  # never blocks: a FIFO or a device in its place is no memo
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as stream:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return {}
+                raw = stream.read()
         except OSError:
             return {}
         if len(raw) % DIGEST_BYTES:

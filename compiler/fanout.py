@@ -66,15 +66,22 @@ class Worker:
     ended: bool | None = None  # None while running; then whether it exited with 0
 
 
-def spawn(task: Callable[[], Iterable[object]]) -> Worker:
+def spawn(task: Callable[[], Iterable[object]]) -> Worker | None:
     """Fork a worker that leaves each item `task` yields (then END), pickled, as a file
     0, 1, 2... of its own temporary folder, as soon as it is made: it never waits for
-    this process to read."""
+    this process to read. None when no worker can be made (its work is then done here)."""
     for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
         with contextlib.suppress(AttributeError, OSError, ValueError):
             stream.flush()
-    spool = tempfile.mkdtemp(prefix="timeoutc-")
-    pid = os.fork()
+    try:
+        spool = tempfile.mkdtemp(prefix="timeoutc-")
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        shutil.rmtree(spool, ignore_errors=True)
+        return None
     if pid == 0:  # the worker: never returns
         code = 1
         try:
@@ -131,9 +138,9 @@ class Inbox:
         return messages[:-1]
 
 
-def collect(worker: Worker) -> list[object] | None:
-    """Everything the worker sends, once it has finished; None when it died."""
-    return Inbox(worker).rest()
+def collect(worker: Worker | None) -> list[object] | None:
+    """Everything the worker sends, once it has finished; None when it died (or was none)."""
+    return Inbox(worker).rest() if worker is not None else None
 
 
 def reap(worker: Worker) -> bool:
@@ -239,7 +246,7 @@ def _in_processes(
                 pieces[name] = piece
 
     workers = [spawn(partial(group, names)) for names in planned[1:]]
-    inboxes = [Inbox(worker) for worker in workers]
+    inboxes = [Inbox(worker) if worker is not None else None for worker in workers]
     try:
         for name in documents:
             if is_abstract(documents[name]):
@@ -247,13 +254,14 @@ def _in_processes(
         for message in group(planned[0]):
             record([message])
             for inbox in inboxes:  # take in the workers' profiles between ours
-                record(inbox.ready())
+                record(inbox.ready() if inbox is not None else [])
         for inbox, names in zip(inboxes, planned[1:], strict=True):
-            rest = inbox.rest()
-            record(group(names) if rest is None else rest)  # a dead worker: its group here
+            rest = inbox.rest() if inbox is not None else None
+            record(group(names) if rest is None else rest)  # no worker: its group here
     finally:
         for worker in workers:
-            reap(worker)
+            if worker is not None:
+                reap(worker)
     profiles = gather(results[name] for name in documents)
     if template_error is not None:
         raise template_error

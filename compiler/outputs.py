@@ -132,4 +132,5 @@ def _fan_out(templates: Templates, parts: Sequence[Work], verified: VerifiedOutp
         return slices
     finally:
         for worker in workers:
-            reap(worker)
+            if worker is not None:
+                reap(worker)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -652,3 +653,37 @@ def test_a_source_key_belongs_to_its_own_document() -> None:
     del first
     gc.collect()
     assert key is not None and key not in {v[1] for v in cache._sources.values()}
+
+
+def test_no_fork_means_one_process(
+    twelve: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = compiled(twelve, "1", monkeypatch)
+
+    def refuse() -> int:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    assert compiled(twelve, "2", monkeypatch) == alone
+    profiles = resolve_all(load_profiles(twelve))
+    assert list(render_outputs(twelve, profiles, processes=2).items()) == alone[1][1]
+
+
+def test_no_temporary_folder_means_one_process(
+    twelve: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = compiled(twelve, "1", monkeypatch)
+
+    def refuse(**options: Any) -> str:
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    assert compiled(twelve, "2", monkeypatch) == alone
+
+
+def test_a_fifo_in_place_of_the_memo_is_no_memo(cache_dir: Path) -> None:
+    memo = cache.Memo("test")
+    assert memo.path is not None
+    cache_dir.mkdir()
+    os.mkfifo(memo.path)
+    assert cache.Memo("test").known == {}
