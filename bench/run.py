@@ -13,6 +13,7 @@ set of rounds runs on disk, and a third at fewer services shows how time grows.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import platform
 import random
@@ -20,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -104,13 +106,21 @@ def installed_tool() -> Tool:
     return Tool((str(script),) if script.exists() else (sys.executable, "-m", "compiler"))
 
 
-def snapshot_tool(folder: Path) -> Tool:
-    """A copy of compiler/ as it is now, run as `python -m compiler`: edits made to the
-    checkout while the benchmark runs do not change the code measured (or its memo)."""
+def snapshot_tool(folder: Path, commit: str | None = None) -> Tool:
+    """A copy of compiler/ as it is now (or at `commit`), run as `python -m compiler`:
+    edits made to the checkout while the benchmark runs change neither the code measured
+    nor its memo."""
     code = folder / "code"
-    shutil.copytree(
-        PROJECT / "compiler", code / "compiler", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    if commit is None:
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(PROJECT / "compiler", code / "compiler", ignore=skip)
+    else:
+        code.mkdir(parents=True)
+        archive = subprocess.run(
+            ("git", "archive", commit, "compiler"), cwd=PROJECT, capture_output=True, check=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(code, filter="data")
     return Tool((sys.executable, "-m", "compiler"), (("PYTHONPATH", str(code)),))
 
 
@@ -348,7 +358,12 @@ def report(
 ) -> str:
     """The whole markdown report."""
     files = args.services * args.environments * len(list((PROJECT / "templates").glob("*.j2")))
-    code = "the installed timeoutc" if args.live else f"compiler/ at {_commit()} (snapshot)"
+    if args.live:
+        code = "the installed timeoutc"
+    elif args.commit:
+        code = f"compiler/ at commit {args.commit}"
+    else:
+        code = f"compiler/ at {_commit()} (snapshot)"
     lines = [
         f"timeoutc: {code}. "
         f"S={args.services} services x E={args.environments} environments = {files} files; "
@@ -376,7 +391,7 @@ def report(
         ]
     command = (
         f"python -m bench.run --services {args.services} --environments {args.environments} "
-        f"--runs {args.runs}"
+        f"--runs {args.runs}" + (f" --commit {args.commit}" if args.commit else "")
     )
     lines += ["", f"Reproduce: `{command}`"]
     return "\n".join(lines) + "\n"
@@ -417,6 +432,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="run the installed timeoutc, not a snapshot of compiler/ taken at the start",
     )
+    parser.add_argument(
+        "--commit", help="measure compiler/ as it was at this git commit (e.g. an older one)"
+    )
     parser.add_argument("--output", type=Path, default=PROJECT / "bench" / "results" / "results.md")
     return parser.parse_args(argv)
 
@@ -431,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "disk": Path(tempfile.mkdtemp(prefix="timeoutc-bench-", dir=disk_parent)),
     }
     try:
-        tool = installed_tool() if args.live else snapshot_tool(fast)
+        tool = installed_tool() if args.live else snapshot_tool(fast, args.commit)
         root, floor_dir, memo = prepare(fast, args.services, args.environments, tool)
         main_results = run_rounds(
             repository_cases(root, floor_dir, memo, tool, full=True),
