@@ -1,13 +1,15 @@
 """Time timeoutc against its floor and its libraries' import cost; print a markdown table.
 
-    python -m bench.run [--services 1000] [--environments 4] [--runs 7]
+    python -m bench.run [--services 1000] [--environments 4] [--runs 7] [--commit REF]
 
 Every command runs in its own process, round after round in a shuffled order
 (interleaved, so that a noisy neighbour slows all of them alike); the table gives the
 median wall time of each, its ratio to the baselines measured in the same rounds, and
-its peak resident memory (the child's own `ru_maxrss`, from `os.wait4`). The main
-repository is written to a tmpfs (/dev/shm) when there is one; a second, smaller
-set of rounds runs on disk, and a third at fewer services shows how time grows.
+its peak resident memory (GNU time's %M of the command, else the child's `ru_maxrss`).
+timeoutc runs from a snapshot of compiler/ taken at the start (or at --commit), with
+its memo in a folder of its own, warm or turned off per row. The main repository is
+written to a tmpfs (/dev/shm) when there is one; a second set of rounds runs on disk,
+and a third at fewer services shows how time grows.
 """
 
 from __future__ import annotations

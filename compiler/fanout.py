@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from compiler.verified import VerifiedOutputs
 
 MIN_SERVICES_PER_PROCESS = 150
-MAX_PROCESSES = 4
+MAX_PROCESSES = 4  # unless TIMEOUTC_JOBS asks for more (at most MAX_JOBS)
+MAX_JOBS = 64
 Message = tuple[str, "Resolved", "Slice | None"]  # one profile: its name, resolution, outputs
 
 
@@ -44,7 +45,7 @@ def process_count(services: int) -> int:
     """How many processes pay for `services` services here (TIMEOUTC_JOBS overrides)."""
     configured = os.environ.get("TIMEOUTC_JOBS", "")
     if configured.isdigit() and int(configured) > 0:
-        wanted = int(configured)
+        wanted = min(int(configured), MAX_JOBS)
     else:
         try:
             wanted = len(os.sched_getaffinity(0))

@@ -448,6 +448,8 @@ def test_process_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIMEOUTC_JOBS", "3")
     assert fanout.process_count(4000) == 3
     assert fanout.process_count(2) == 2
+    monkeypatch.setenv("TIMEOUTC_JOBS", "100000")
+    assert fanout.process_count(1_000_000) == fanout.MAX_JOBS
     monkeypatch.delenv("TIMEOUTC_JOBS")
     assert fanout.process_count(10) == 1  # too small to pay for a fork
 
