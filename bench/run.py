@@ -123,7 +123,8 @@ def snapshot_tool(folder: Path, commit: str | None = None) -> Tool:
         ).stdout
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(code, filter="data")
-    return Tool((sys.executable, "-m", "compiler"), (("PYTHONPATH", str(code)),))
+    # -P: the current folder (the checkout) must not come before the snapshot on sys.path
+    return Tool((sys.executable, "-P", "-m", "compiler"), (("PYTHONPATH", str(code)),))
 
 
 GNU_TIME = Path("/usr/bin/time")

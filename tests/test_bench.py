@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -127,3 +129,14 @@ def test_runner_prints_every_row_at_a_tiny_size(tmp_path: Path) -> None:
     assert "<= 3x floor: " in text
     assert "Reproduce: `python -m bench.run --services 3 --environments 2 --runs 1`" in text
     assert not list(tmp_path.glob("timeoutc-bench-*")), "temporary repositories are removed"
+
+
+def test_a_snapshot_runs_its_own_code_not_the_checkout(tmp_path: Path) -> None:
+    tool = runner.snapshot_tool(tmp_path)
+    marker = tmp_path / "code" / "compiler" / "__init__.py"
+    marker.write_text(marker.read_text() + '\n__version__ = "snapshot"\n')
+    argv, env = tool.run("--version")
+    shown = subprocess.run(
+        argv, cwd=REPO, env={**os.environ, **dict(env)}, capture_output=True, text=True
+    )
+    assert "snapshot" in shown.stdout
