@@ -135,6 +135,13 @@ class _Resolver:
 
     def platform(self) -> Platform:
         data = self.merged.data.get("platform") or {}
+        low, high = data.get("min_instances"), data.get("max_instances")
+        if low is not None and high is not None and low > high:
+            self.fail(
+                ("platform", "min_instances"),
+                f"min_instances {low} is above max_instances {high} "
+                f"({self.merged.mark(('platform', 'max_instances'))}); Cloud Run refuses it",
+            )
         return Platform(
             data.get("region"),
             data.get("project"),

@@ -761,3 +761,11 @@ def test_a_schema_with_an_unresolvable_ref_is_the_schemas_error(run: Run, root: 
         "schemas/profile.schema.json: error: cannot validate profiles/base.yaml with this "
         "schema: Unresolvable: https://example.com/nowhere.json"
     )
+
+
+def test_min_instances_may_not_exceed_max_instances(validate: Validate) -> None:
+    text = "extends: base\nplatform:\n  min_instances: 3\n  max_instances: 2\n"
+    assert validate(prod=text) == [
+        f"{P}:3:18: error: min_instances 3 is above max_instances 2 ({P}:4:18); "
+        "Cloud Run refuses it"
+    ]
