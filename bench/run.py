@@ -366,7 +366,7 @@ def report(
     elif args.commit:
         code = f"compiler/ at commit {args.commit}"
     else:
-        code = f"compiler/ at {_commit()} (snapshot)"
+        code = f"compiler/ at {args.snapshot_of} (snapshot)"
     lines = [
         f"timeoutc: {code}. "
         f"S={args.services} services x E={args.environments} environments = {files} files; "
@@ -452,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "disk": Path(tempfile.mkdtemp(prefix="timeoutc-bench-", dir=disk_parent)),
     }
     try:
+        args.snapshot_of = _commit()  # as the snapshot is taken, not when the report is
         tool = installed_tool() if args.live else snapshot_tool(fast, args.commit)
         root, floor_dir, memo = prepare(fast, args.services, args.environments, tool)
         main_results = run_rounds(
