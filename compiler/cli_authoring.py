@@ -121,7 +121,8 @@ def schema(root: Path | None) -> int:
     if root is None:
         click.echo(data_file("schemas/profile.schema.json").read_bytes(), nl=False)
         return 0
-    from compiler.schema import read_schema, schema_file
+    from compiler.schema import read_schema
+    from compiler.schema_memo import schema_file
 
     repo = resolve_root(root)
     read_schema(repo)  # a located error if it is not a JSON Schema

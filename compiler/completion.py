@@ -127,7 +127,7 @@ def complete_key_path(ctx: click.Context, incomplete: str) -> Iterator[str]:
     import json
 
     from compiler.keypaths import merged_view
-    from compiler.schema import schema_file
+    from compiler.schema_memo import schema_file
 
     root = repository(ctx)
     given = arguments(ctx)

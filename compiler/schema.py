@@ -18,8 +18,8 @@ from compiler import cloudrun
 from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark, did_you_mean
 from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
 from compiler.loader import Document, read_limited
+from compiler.schema_memo import SCHEMA_FILE, schema_file
 
-SCHEMA_FILE = FsPath("schemas") / "profile.schema.json"
 YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off"})
 
 _BOUNDS = {
@@ -48,15 +48,6 @@ def _is_request_timeout(instance: object) -> bool:
     if ms > cloudrun.MAX_REQUEST_TIMEOUT_S * 1000:
         raise DurationError(f"request_timeout '{instance}' is above Cloud Run's limit of 3600s")
     return True
-
-
-BUILTIN_SCHEMA = FsPath(__file__).resolve().parent / "data" / SCHEMA_FILE
-
-
-def schema_file(root: FsPath) -> FsPath:
-    """The repository's schema file, or timeoutc's own when the repository has none."""
-    file = root / SCHEMA_FILE
-    return file if file.exists() or file.is_symlink() else BUILTIN_SCHEMA
 
 
 def read_schema(root: FsPath) -> dict[str, Any]:

@@ -24,6 +24,12 @@ SCHEMA_FILE = Path("schemas") / "profile.schema.json"
 BUILTIN_SCHEMA = Path(__file__).resolve().parent / "data" / SCHEMA_FILE
 
 
+def schema_file(root: Path) -> Path:
+    """The repository's schema file, or timeoutc's own when the repository has none."""
+    file = root / SCHEMA_FILE
+    return file if file.exists() or file.is_symlink() else BUILTIN_SCHEMA
+
+
 def _read(path: Path) -> bytes | None:
     """The schema's bytes, or None (`read_schema` reports why, when it runs)."""
     try:
@@ -86,8 +92,8 @@ class SchemaCheck:
         own is the contract every later stage relies on, so a looser or older repository
         schema can never let a value of the wrong type through.
         """
-        if not (root / SCHEMA_FILE).exists() and not (root / SCHEMA_FILE).is_symlink():
-            return [cls(root, BUILTIN_SCHEMA)]  # no schema of its own: timeoutc's (schema_file)
+        if schema_file(root) == BUILTIN_SCHEMA:
+            return [cls(root, BUILTIN_SCHEMA)]  # no schema of its own: timeoutc's
         checks = [cls(root)]
         own = cls(root, BUILTIN_SCHEMA, checks[0].memo)
         if own.schema_bytes != checks[0].schema_bytes:
