@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.durations import MAX_DURATION_MS, format_seconds, parse_factor, scale_ms
-from compiler.loader import load_bytes
-from compiler.merge import merge_chain
 from compiler.model import Profile
-from compiler.resolve import resolve_profile
+from compiler.pipeline.load import load_bytes
+from compiler.pipeline.merge import merge_chain
+from compiler.pipeline.resolve import resolve_profile
 
 # A decimal factor as a user writes it: 0 < value <= 100, up to four fractional digits.
 factor_texts = st.builds(

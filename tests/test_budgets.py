@@ -17,7 +17,11 @@ from conftest import REPO, Run, write_profile
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler.budgets import (
+from compiler.diagnostics import Mark
+from compiler.durations import parse_duration_ms, scale_ms
+from compiler.model import Environment, Operand, Profile, Timeout
+from compiler.pipeline import compile_repository, load_profiles
+from compiler.pipeline.budgets import (
     RULES,
     RuleResult,
     check_budgets,
@@ -25,12 +29,8 @@ from compiler.budgets import (
     lower_timeout,
     raise_timeout,
 )
-from compiler.diagnostics import Mark
-from compiler.durations import parse_duration_ms, scale_ms
-from compiler.merge import extends_chain, merge_chain
-from compiler.model import Environment, Operand, Profile, Timeout
-from compiler.pipeline import compile_repository, load_profiles
-from compiler.resolve import resolve_profile
+from compiler.pipeline.merge import extends_chain, merge_chain
+from compiler.pipeline.resolve import resolve_profile
 
 HEAD = """\
 abstract: true

@@ -121,7 +121,7 @@ def test_pre_commit_offers_check_and_validate() -> None:
         ("profiles/staging.yaml", True),
         ("schemas/profile.schema.json", True),
         ("templates/service.yaml.j2", True),
-        ("compiler/cli.py", False),
+        ("compiler/cli/main.py", False),
         ("README.md", False),
         ("docs/profiles/x.yaml", False),
     ],

@@ -11,14 +11,14 @@ from click.shell_completion import ShellComplete
 from click.testing import CliRunner
 from conftest import REPO
 
-from compiler.cli import main
-from compiler.completion import (
+from compiler.authoring.keypaths import merged_view
+from compiler.cli.completion import (
     complete_environment,
     complete_service,
     complete_timeout,
     key_path_candidates,
 )
-from compiler.keypaths import merged_view
+from compiler.cli.main import main
 
 
 def complete(line: str) -> list[str]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli_review import wants_color
-from compiler.diff_report import render_text
-from compiler.diffing import compare, percent
+from compiler.cli.review import wants_color
 from compiler.pipeline import compile_repository
+from compiler.review.diff import compare, percent
+from compiler.review.diff_report import render_text
 from tests.conftest import Run, copy_repo, tree_bytes, write_profile
 
 GIT_IDENTITY = ("-c", "user.name=timeoutc tests", "-c", "user.email=tests@example.invalid")

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from compiler.emit import TEMP_SUFFIX
 from compiler.pipeline import compile_repository
+from compiler.pipeline.emit import TEMP_SUFFIX
 from tests.conftest import REPO, Run, tree_bytes
 
 SERVICES = 200

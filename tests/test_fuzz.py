@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from compiler.cli import main
+from compiler.cli.main import main
 from compiler.diagnostics import CompileError
-from compiler.loader import Document, load_bytes
+from compiler.pipeline.load import Document, load_bytes
 from tests.conftest import REPO
 
 LOADER = settings(max_examples=200, deadline=None)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import REPO, Run, tree_bytes
 
-from compiler.scaffold import scaffold_files
+from compiler.authoring.scaffold import scaffold_files
 
 SCAFFOLD = sorted(
     [

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from compiler.diagnostics import CompileError, Mark
-from compiler.loader import load_bytes, resolve_plain
+from compiler.pipeline.load import load_bytes, resolve_plain
 
 PATH = "profiles/p.yaml"
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from conftest import REPO, Run
 
-from compiler.scaffold import data_file
-from compiler.schema import validator_for
+from compiler.authoring.scaffold import data_file
+from compiler.pipeline.schema import validator_for
 
 SCHEMA = json.loads((REPO / "schemas" / "profile.schema.json").read_text(encoding="utf-8"))
 ANNOTATIONS = ("title", "description", "examples")

@@ -10,11 +10,11 @@ from conftest import REPO, Run, copy_repo, tree_bytes, write_profile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.authoring import SetRequest, plan_edit, write_edit
+from compiler.authoring.editing import carry_over, edit_profile, guess_indent, new_value
+from compiler.authoring.keypaths import KeyPathError, format_key_path, parse_key_path
+from compiler.authoring.set import SetRequest, plan_edit, write_edit
 from compiler.diagnostics import CompileError
-from compiler.editing import carry_over, edit_profile, guess_indent, new_value
-from compiler.keypaths import KeyPathError, format_key_path, parse_key_path
-from compiler.loader import load_bytes
+from compiler.pipeline.load import load_bytes
 
 CONNECT = "services.netra-backend.dependencies.database.timeouts.connect"
 

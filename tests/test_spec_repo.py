@@ -212,7 +212,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository above, with the shipped schema and templates, built once."""
     from click.testing import CliRunner
 
-    from compiler.cli import main
+    from compiler.cli.main import main
 
     root = tmp_path_factory.mktemp("spec-repo")
     for folder in ("schemas", "templates"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler import render
+from compiler.pipeline import render
 from tests.conftest import Run, tree_bytes, write_profile
 
 BAD = "templates/bad.txt.j2"

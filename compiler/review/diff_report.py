@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from compiler.charts import mermaid_gantt, startup_changed, waterfall
-from compiler.diffing import Change, Diff, change_text, format_value, percent
 from compiler.durations import format_factor
+from compiler.review.charts import mermaid_gantt, startup_changed, waterfall
+from compiler.review.diff import Change, Diff, change_text, format_value, percent
 
 HEADERS = ("environment", "service", "value", "before", "after", "change")
 ALL_SERVICES = "(all)"

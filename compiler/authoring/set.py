@@ -1,6 +1,6 @@
 """`timeoutc set` from request to file: check the key path, edit, validate, replace atomically.
 
-The text edit itself is `compiler.editing`; this module decides whether the edit may be
+The text edit itself is `compiler.authoring.editing`; this module decides whether the edit may be
 made (schema, names the profile chain knows, `--fixed`), validates the whole repository
 with it on a scratch copy, and only then replaces the file.
 """
@@ -18,10 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
-from compiler.editing import MISSING, edit_profile, key_mark, new_value
-from compiler.emit import TEMP_SUFFIX
-from compiler.keypaths import (
+from compiler.authoring.editing import MISSING, edit_profile, key_mark, new_value
+from compiler.authoring.keypaths import (
     KeyPath,
     KeyPathError,
     SchemaWalker,
@@ -32,7 +30,9 @@ from compiler.keypaths import (
     merged_view,
     parse_key_path,
 )
-from compiler.loader import Document, load_bytes
+from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
+from compiler.pipeline.emit import TEMP_SUFFIX
+from compiler.pipeline.load import Document, load_bytes
 
 if TYPE_CHECKING:
     from compiler.pipeline import Compilation
@@ -73,7 +73,7 @@ class Edit:
 def plan_edit(root: Path, request: SetRequest) -> Edit:
     """Check the request against the schema and compute the file's new bytes; writes nothing."""
     from compiler.pipeline import PROFILES_DIR, profile_files
-    from compiler.schema import read_schema
+    from compiler.pipeline.schema import read_schema
 
     files = profile_files(root)
     file = files.get(request.profile)

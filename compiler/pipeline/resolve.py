@@ -16,8 +16,6 @@ from compiler.durations import (
     parse_factor,
     scale_ms,
 )
-from compiler.loader import Path
-from compiler.merge import MergedProfile
 from compiler.model import (
     STARTUP_TOTAL_ENV,
     Dependency,
@@ -29,6 +27,8 @@ from compiler.model import (
     StartupProbe,
     Timeout,
 )
+from compiler.pipeline.load import Path
+from compiler.pipeline.merge import MergedProfile
 
 # The spec's name rules, checked here too: a repository's schema may be looser, and these
 # names become folders in out/ and identifiers in the outputs, written there unquoted.

@@ -52,8 +52,8 @@ def arguments(ctx: click.Context) -> list[Any]:
 
 def profile_names(root: Path, *, concrete: bool = False) -> list[str]:
     """profiles/<name>.yaml names; with `concrete`, only those that are not abstract."""
-    from compiler.loader import load_bytes
     from compiler.pipeline import PROFILE_NAME, PROFILES_DIR
+    from compiler.pipeline.load import load_bytes
 
     names: list[str] = []
     for path in sorted((root / PROFILES_DIR).glob("*.yaml")):
@@ -71,7 +71,7 @@ def profile_names(root: Path, *, concrete: bool = False) -> list[str]:
 
 
 def _services(root: Path, environment: str) -> dict[str, Any]:
-    from compiler.keypaths import merged_view
+    from compiler.authoring.keypaths import merged_view
 
     services = merged_view(root, environment).get("services")
     return services if isinstance(services, dict) else {}
@@ -126,8 +126,8 @@ def complete_key_path(ctx: click.Context, incomplete: str) -> Iterator[str]:
     """
     import json
 
-    from compiler.keypaths import merged_view
-    from compiler.schema_memo import schema_file
+    from compiler.authoring.keypaths import merged_view
+    from compiler.pipeline.schema import schema_file
 
     root = repository(ctx)
     given = arguments(ctx)
@@ -139,7 +139,7 @@ def complete_key_path(ctx: click.Context, incomplete: str) -> Iterator[str]:
 
 def key_path_candidates(schema: dict[str, Any], view: dict[str, Any], typed: str) -> list[str]:
     """Completions of the key path `typed` against `schema` and the merged profile `view`."""
-    from compiler.keypaths import KeyPathError, children, locate
+    from compiler.authoring.keypaths import KeyPathError, children, locate
 
     parts = typed.split(".")
     for split in range(len(parts) - 1, -1, -1):
@@ -161,7 +161,7 @@ def _expand(
     prefix: tuple[str, ...],
     found: list[tuple[str, bool]],
 ) -> list[str]:
-    from compiler.keypaths import children
+    from compiler.authoring.keypaths import children
 
     for _ in range(MAX_EXPAND):
         if len(found) != 1 or not found[0][1]:

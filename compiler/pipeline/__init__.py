@@ -7,15 +7,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.budgets import check_budgets
-from compiler.collector import rare_collections
 from compiler.diagnostics import CompileError, Diagnostic, Mark
-from compiler.fanout import compile_documents
-from compiler.loader import Document, load_bytes, read_limited
-from compiler.merge import extends_chain, is_abstract, merge_chain
 from compiler.model import Profile
-from compiler.resolve import resolve_profile
-from compiler.schema_memo import SchemaCheck
+from compiler.pipeline.budgets import check_budgets
+from compiler.pipeline.collector import rare_collections
+from compiler.pipeline.load import Document, load_bytes, read_limited
+from compiler.pipeline.merge import extends_chain, is_abstract, merge_chain
+from compiler.pipeline.resolve import resolve_profile
 
 PROFILES_DIR = "profiles"
 Resolved = tuple[Profile | None, list[Diagnostic]]
@@ -74,7 +72,9 @@ def profile_files(root: Path) -> dict[str, Path]:
 
 def load_profiles(root: Path) -> dict[str, Document]:
     """Every profile, loaded and schema-checked; all errors of all files at once."""
-    schemas = SchemaCheck.for_repository(root)
+    from compiler.pipeline.schema import raise_for_schema, validators_for
+
+    schemas = validators_for(root)
     documents: dict[str, Document] = {}
     errors: list[Diagnostic] = []
     files = profile_files(root)
@@ -84,12 +84,11 @@ def load_profiles(root: Path) -> dict[str, Document]:
             raw = read_limited(path, relative)
             document = load_bytes(raw, relative)
             for schema in schemas:
-                schema.check(document, raw)
+                raise_for_schema(document, schema)
         except CompileError as exc:
             errors.extend(exc.diagnostics)
             continue
         documents[name] = document
-    schemas[0].save()  # one memo, shared by both
     if errors:
         raise CompileError([*errors, *_errors_beside(documents, set(files) - set(documents))])
     if not documents:
@@ -146,7 +145,7 @@ def gather(results: Iterable[Resolved]) -> tuple[Profile, ...]:
 
 def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
     """Every output of every service, verified against the model, as bytes."""
-    from compiler.outputs import render_outputs  # Jinja2: only when rendering
+    from compiler.pipeline.outputs import render_outputs  # Jinja2: only when rendering
 
     return render_outputs(root, profiles)
 
@@ -154,5 +153,6 @@ def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
 def compile_repository(root: Path, *, render: bool = True) -> Compilation:
     """Run the whole pipeline on the repository at `root`."""
     with rare_collections():
-        profiles, outputs = compile_documents(root, load_profiles(root), render=render)
+        profiles = resolve_all(load_profiles(root))
+        outputs = render_all(root, profiles) if render else {}
     return Compilation(profiles, outputs)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from compiler.diffing import ServicePair
 from compiler.durations import format_seconds
 from compiler.model import Service
+from compiler.review.diff import ServicePair
 
 BarKind = Literal["phase", "buffer", "window"]
 WATERFALL_WIDTH = 48

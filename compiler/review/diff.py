@@ -2,7 +2,7 @@
 
 Values are compared as the model holds them (integer milliseconds, exact factors), per
 environment, service and timeout, plus the derived startup and Cloud Run settings and
-the margin of every budget rule that `compiler.budgets` evaluates.
+the margin of every budget rule that `compiler.pipeline.budgets` evaluates.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from compiler.budgets import evaluate_service
 from compiler.durations import format_factor, format_seconds
 from compiler.model import Profile, Service
+from compiler.pipeline.budgets import evaluate_service
 
 Unit = Literal["ms", "count", "factor", "text"]
 Section = Literal["environment", "timeout", "dependency", "startup", "cloud-run", "budget"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from compiler import __version__
-from compiler.options import diagnostics_format_option, root_option, show_diff_option
-from compiler.runner import build_repository, reports_errors, resolve_root
+from compiler.cli.options import diagnostics_format_option, root_option, show_diff_option
+from compiler.cli.runner import build_repository, reports_errors, resolve_root
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,9 +40,9 @@ def build(root: Path | None) -> int:
 @reports_errors
 def check(root: Path | None, show_diff: bool, fmt: str) -> int:
     """Compile in memory and compare with out/ (exit 0 current, 1 stale, 2 invalid)."""
-    from compiler.checking import report_changes
-    from compiler.emit import compare, read_out
+    from compiler.cli.checking import report_changes
     from compiler.pipeline import compile_repository
+    from compiler.pipeline.emit import compare, read_out
 
     repo = resolve_root(root)
     compilation = compile_repository(repo)
@@ -56,8 +56,8 @@ def check(root: Path | None, show_diff: bool, fmt: str) -> int:
 @reports_errors
 def validate(root: Path | None, fmt: str) -> int:
     """Run every check of build without rendering (exit 0 valid, 2 invalid)."""
+    from compiler.cli.report import Format, format_diagnostics
     from compiler.pipeline import compile_repository
-    from compiler.report import Format, format_diagnostics
 
     compilation = compile_repository(resolve_root(root), render=False)
     if fmt == "json":
@@ -72,7 +72,8 @@ def validate(root: Path | None, fmt: str) -> int:
 
 def _register_command_groups() -> None:
     """Commands that live in their own modules (each imports only click at load time)."""
-    from compiler import cli_authoring, cli_review
+    from compiler.cli import authoring as cli_authoring
+    from compiler.cli import review as cli_review
 
     for module in (cli_review, cli_authoring):
         for command in module.COMMANDS:

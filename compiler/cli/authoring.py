@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from compiler.completion import complete_key_path, complete_profile
-from compiler.options import fixed_option, new_key_option, rebuild_option, root_option
-from compiler.runner import build_repository, reports_errors, resolve_root
+from compiler.cli.completion import complete_key_path, complete_profile
+from compiler.cli.options import fixed_option, new_key_option, rebuild_option, root_option
+from compiler.cli.runner import build_repository, reports_errors, resolve_root
 
 
 @click.command("set")
@@ -41,8 +41,8 @@ def set_value(
     change before the file is replaced; on any error it stays byte for byte as it was
     (exit 2).
     """
-    from compiler.authoring import SetRequest, plan_edit, validate_edit, write_edit
-    from compiler.keypaths import format_key_path
+    from compiler.authoring.keypaths import format_key_path
+    from compiler.authoring.set import SetRequest, plan_edit, validate_edit, write_edit
 
     repo = resolve_root(root)
     edit = plan_edit(repo, SetRequest(profile, key_path, value, fixed=fixed, new=new))
@@ -68,7 +68,7 @@ def set_value(
 def stale_outputs(repo: Path, outputs: dict[str, bytes]) -> int:
     """How many files of out/ differ from `outputs` (0 when out/ cannot be read)."""
     from compiler.diagnostics import CompileError
-    from compiler.emit import compare, read_out
+    from compiler.pipeline.emit import compare, read_out
 
     try:
         return len(compare(read_out(repo), outputs))
@@ -93,7 +93,7 @@ def init(directory: Path | None, root: Path | None) -> int:
     Writes example profiles, schemas/, templates/, README.md and .pre-commit-config.yaml,
     and builds out/. Refuses, writing nothing, if any of them exists (exit 2).
     """
-    from compiler.scaffold import create_repository
+    from compiler.authoring.scaffold import create_repository
 
     if directory is not None and root is not None and directory != root:
         raise click.UsageError("give the folder once: as DIRECTORY or as --root")
@@ -116,13 +116,12 @@ def init(directory: Path | None, root: Path | None) -> int:
 @reports_errors
 def schema(root: Path | None) -> int:
     """Print the profile JSON Schema: timeoutc's own, or with --root that repository's."""
-    from compiler.scaffold import data_file
+    from compiler.authoring.scaffold import data_file
 
     if root is None:
         click.echo(data_file("schemas/profile.schema.json").read_bytes(), nl=False)
         return 0
-    from compiler.schema import read_schema
-    from compiler.schema_memo import schema_file
+    from compiler.pipeline.schema import read_schema, schema_file
 
     repo = resolve_root(root)
     read_schema(repo)  # a located error if it is not a JSON Schema

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark, did_you_mean
-from compiler.loader import Document, Marked, Path
+from compiler.pipeline.load import Document, Marked, Path
 
 NOT_INHERITED = ("abstract", "extends")
 

@@ -38,8 +38,8 @@ def reports_errors(command: F) -> F:
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> int:
+        from compiler.cli.report import EXIT_INVALID, Format, format_diagnostics
         from compiler.diagnostics import CompileError
-        from compiler.report import EXIT_INVALID, Format, format_diagnostics
 
         fmt = (
             Format(kwargs.get("fmt", "text"))
@@ -78,8 +78,8 @@ def reports_errors(command: F) -> F:
 
 def build_repository(repo: Path) -> None:
     """Compile `repo` and write its out/ (shared by build, set --build and init)."""
-    from compiler.emit import compare, locked, read_out, remove_stale_temps, write
     from compiler.pipeline import compile_repository
+    from compiler.pipeline.emit import compare, locked, read_out, remove_stale_temps, write
 
     compilation = compile_repository(repo)
     with locked(repo):

@@ -10,7 +10,7 @@ import yaml
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile, Service
-from compiler.readback import load_yaml
+from compiler.pipeline.readback import load_yaml
 
 Check = Callable[[str, Profile, Service], list[str]]
 

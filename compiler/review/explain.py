@@ -11,12 +11,12 @@ from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from compiler.budgets import RuleResult, evaluate_service
 from compiler.diagnostics import Diagnostic, Mark, UsageError, did_you_mean
 from compiler.durations import format_duration, format_factor, format_seconds
-from compiler.merge import MergedProfile, extends_chain, is_abstract, merge_chain
 from compiler.model import Operand, Profile, Service, Timeout
-from compiler.resolve import resolve_profile
+from compiler.pipeline.budgets import RuleResult, evaluate_service
+from compiler.pipeline.merge import MergedProfile, extends_chain, is_abstract, merge_chain
+from compiler.pipeline.resolve import resolve_profile
 
 Doc = dict[str, Any]
 

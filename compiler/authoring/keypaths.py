@@ -252,8 +252,8 @@ def children(
 
 def merged_view(root: Path, profile: str) -> dict[str, Any]:
     """The profile merged with its bases, as plain data; tolerant of broken files."""
-    from compiler.loader import load_bytes
     from compiler.pipeline import PROFILES_DIR
+    from compiler.pipeline.load import load_bytes
 
     layers: list[dict[str, Any]] = []
     name: Any = profile

@@ -24,11 +24,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile, Service
-from compiler.resolve import class_name
-from compiler.sandbox import MemoizedSandbox
+from compiler.pipeline.resolve import class_name
+from compiler.pipeline.sandbox import MemoizedSandbox
 
 TEMPLATES_DIR = "templates"
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "data" / TEMPLATES_DIR
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / TEMPLATES_DIR
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.j2")
 RENDER_SECONDS = 10.0  # for one template and one service: a loop that runs away is an error
 MAX_RESULT_ITEMS = 10_000_000  # characters or items a template's `*` may make

@@ -6,9 +6,9 @@ import difflib
 
 import click
 
+from compiler.cli.report import EXIT_OK, EXIT_STALE, Format, format_diagnostics
 from compiler.diagnostics import Diagnostic, Mark
-from compiler.emit import Change
-from compiler.report import EXIT_OK, EXIT_STALE, Format, format_diagnostics
+from compiler.pipeline.emit import Change
 
 
 def unified_diff(change: Change) -> str:

@@ -17,8 +17,7 @@ from jsonschema.exceptions import ValidationError
 from compiler import cloudrun
 from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark, did_you_mean
 from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
-from compiler.loader import Document, read_limited
-from compiler.schema_memo import SCHEMA_FILE, schema_file
+from compiler.pipeline.load import Document, read_limited
 
 YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off"})
 
@@ -29,6 +28,29 @@ _BOUNDS = {
     "exclusiveMaximum": "less than",
 }
 _formats = FormatChecker(formats=())
+SCHEMA_FILE = FsPath("schemas") / "profile.schema.json"
+BUILTIN_SCHEMA = FsPath(__file__).resolve().parent.parent / "data" / SCHEMA_FILE
+
+
+def schema_file(root: FsPath) -> FsPath:
+    """The repository's schema file, or timeoutc's own when the repository has none."""
+    file = root / SCHEMA_FILE
+    return file if file.exists() or file.is_symlink() else BUILTIN_SCHEMA
+
+
+def validators_for(root: FsPath) -> list[Draft202012Validator]:
+    """The repository's schema, and timeoutc's own when they differ (or when it has none).
+
+    The repository's schema is what editors read and may add local rules; timeoutc's
+    own is the contract every later stage relies on, so a looser or older repository
+    schema can never let a value of the wrong type through.
+    """
+    own = read_schema_file(BUILTIN_SCHEMA)
+    file = schema_file(root)
+    if file == BUILTIN_SCHEMA:
+        return [validator_for(own)]
+    theirs = read_schema_file(file)
+    return [validator_for(theirs)] + ([validator_for(own)] if theirs != own else [])
 
 
 @_formats.checks("duration", raises=DurationError)

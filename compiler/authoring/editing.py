@@ -26,13 +26,13 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
-from compiler.diagnostics import CompileError, Diagnostic, Mark
-from compiler.keypaths import (
+from compiler.authoring.keypaths import (
     KeyPath,
     Kind,
     format_key_path,
 )
-from compiler.loader import Document, load_bytes, resolve_plain
+from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.pipeline.load import Document, load_bytes, resolve_plain
 
 MISSING: Any = object()
 _BOOLEANS = {"true": True, "false": False}

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from compiler.completion import complete_environment, complete_service, complete_timeout
-from compiler.options import format_option, root_option
-from compiler.runner import reports_errors, resolve_root
+from compiler.cli.completion import complete_environment, complete_service, complete_timeout
+from compiler.cli.options import format_option, root_option
+from compiler.cli.runner import reports_errors, resolve_root
 
 
 def wants_color(isatty: bool, environ: dict[str, str] | os._Environ[str]) -> bool:
@@ -45,11 +45,11 @@ def diff(base: str | None, fmt: str, exit_code: bool, root: Path | None) -> int:
     import sys
 
     from compiler.diagnostics import CompileError, Diagnostic
-    from compiler.diff_report import render_json, render_markdown, render_text
-    from compiler.diffing import compare
     from compiler.model import Profile
     from compiler.pipeline import compile_repository
-    from compiler.snapshot import compile_revision, resolve_revision
+    from compiler.review.diff import compare
+    from compiler.review.diff_report import render_json, render_markdown, render_text
+    from compiler.review.snapshot import compile_revision, resolve_revision
 
     repo = resolve_root(root)
     revision = resolve_revision(repo, base)
@@ -101,7 +101,7 @@ def explain(
     """
     import json
 
-    from compiler.explain import explanation, find_service, load, render_text
+    from compiler.review.explain import explanation, find_service, load, render_text
 
     profile, merged = load(resolve_root(root), environment)
     document = explanation(profile, merged, find_service(profile, service), timeout)
@@ -124,8 +124,8 @@ def show(environment: str, service: str | None, fmt: str, root: Path | None) -> 
     Like `helmfile values`: factors, platform and every service (or only SERVICE) with
     its resolved timeouts. Exit 0, or 2 for an unknown environment or service.
     """
-    from compiler.explain import find_service, load
-    from compiler.show import as_json, as_yaml, profile_doc
+    from compiler.review.explain import find_service, load
+    from compiler.review.show import as_json, as_yaml, profile_doc
 
     profile, _ = load(resolve_root(root), environment)
     services = (find_service(profile, service),) if service else profile.services
