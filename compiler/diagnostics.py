@@ -76,3 +76,13 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A hint naming the closest of `choices`, or an empty string."""
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """`1 profile`, `3 profiles` (`many` when the plural is not `word` + s)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def possessive(name: str) -> str:
+    """`auth-service's`, `orders'`: the possessive of a name, as English writes it."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"

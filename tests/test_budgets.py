@@ -436,10 +436,10 @@ def test_caller_that_gives_up_before_the_callee_path_is_broken(run: Run, repo: P
     assert result.exit_code == 2
     assert errors(result.stderr) == [
         f"{at(base, 'service: |users')}: error: budget.callee: profile 'production', "
-        f"service 'api': users.get 3.0s ({at(base, 'get: |3s')}) gives up 0.001s before users's "
+        f"service 'api': users.get 3.0s ({at(base, 'get: |3s')}) gives up 0.001s before users' "
         "request path 'search' can finish (worst case 3.001s: "
         f"db.scan 3.001s ({at(base, 'scan: |3.001s')})); raise users.get by 0.001s to 3.001s, "
-        "or shorten users's request path 'search' by 0.001s"
+        "or shorten users' request path 'search' by 0.001s"
     ]
 
 
@@ -451,8 +451,8 @@ def test_caller_that_outlasts_the_callee_request_timeout_is_broken(run: Run, rep
     assert line == (
         f"{at(base, 'service: |users')}: error: budget.callee: profile 'production', "
         f"service 'api': users.list 4.001s ({at(base, 'list: |4.001s')}) waits 0.001s longer "
-        f"than users's request_timeout 4s ({users_request}): Cloud Run ends users's request "
-        f"first; lower users.list by 0.001s to 4s, or raise users's request_timeout to 5s "
+        f"than users' request_timeout 4s ({users_request}): Cloud Run ends users' request "
+        f"first; lower users.list by 0.001s to 4s, or raise users' request_timeout to 5s "
         f"({users_request})"
     )
 
@@ -469,7 +469,7 @@ def test_callee_hint_raises_max_timeout_when_the_cap_is_in_the_way(run: Run, rep
     cap = at(staging, "max_timeout: |2s", "profiles/staging.yaml")
     assert line.endswith(
         f"; raise max_timeout (it caps users.get) to 3s ({cap}), "
-        "or shorten users's request path 'search' by 1s"
+        "or shorten users' request path 'search' by 1s"
     )
 
 

@@ -351,7 +351,8 @@ def test_no_root_is_a_usage_error(
     monkeypatch.chdir(tmp_path)
     result = run("build")
     assert result.exit_code == 2
-    assert "no profiles/ folder here or above; pass --root" in result.stderr
+    assert "no profiles/ folder here or above" in result.stderr
+    assert "run timeoutc init to start one here, or pass --root" in result.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -199,16 +199,130 @@ def test_new_dependency_needs_new_flag(run: Run, repo: Path) -> None:
     assert services["netra-backend"]["dependencies"]["search"] == {"timeouts": {"request": "2s"}}  # type: ignore[index]
 
 
-def test_fixed_pins_and_a_plain_value_unpins_with_a_note(run: Run, repo: Path) -> None:
-    key = "services.netra-backend.dependencies.redis.timeouts.command"
-    assert run("set", "development", key, "1s", "--fixed", "--root", repo).exit_code == 0
-    assert "          command: {fixed: 1s}" in lines_of(repo, "development")
+def test_set_on_a_pinned_value_keeps_the_pin(run: Run, repo: Path) -> None:
+    before = lines_of(repo, "staging")
     result = run("set", "staging", CONNECT, "4s", "--root", repo)
-    assert result.exit_code == 0
-    assert "was pinned ({fixed: 3s}); it is now scaled" in result.stderr
+    assert result.exit_code == 0, result.stderr
+    assert changed_lines(before, lines_of(repo, "staging")) == [
+        (
+            "        timeouts: {connect: {fixed: 3s}}   # pinned: not scaled",
+            "        timeouts: {connect: {fixed: 4s}}   # pinned: not scaled",
+        )
+    ]
+    assert f"{CONNECT}: {{fixed: 3s}} -> {{fixed: 4s}}" in result.stderr
+    assert "stays pinned" in result.stderr and "--scaled" in result.stderr
+
+
+def test_set_keeps_a_pin_inherited_from_a_base(run: Run, repo: Path) -> None:
+    key = "services.netra-backend.dependencies.redis.timeouts.command"
+    assert run("set", "base", key, "4s", "--fixed", "--root", repo).exit_code == 0
+    result = run("set", "development", key, "7s", "--root", repo)
+    assert result.exit_code == 0, result.stderr
+    redis = data_of(repo, "development")["services"]["netra-backend"]["dependencies"]["redis"]  # type: ignore[index]
+    assert redis["timeouts"]["command"] == {"fixed": "7s"}
+
+
+def test_set_scaled_turns_a_pin_into_a_scaled_value(run: Run, repo: Path) -> None:
+    result = run("set", "staging", CONNECT, "4s", "--scaled", "--root", repo)
+    assert result.exit_code == 0, result.stderr
+    assert "was pinned ({fixed: 3s}); it is now scaled by the environment" in result.stderr
     assert "        timeouts: {connect: 4s}            # pinned: not scaled" in lines_of(
         repo, "staging"
     )
+    assert f"{CONNECT}: {{fixed: 3s}} -> 4s" in result.stderr
+
+
+def test_set_fixed_turns_a_scaled_value_into_a_pin(run: Run, repo: Path) -> None:
+    key = "services.netra-backend.dependencies.redis.timeouts.command"
+    result = run("set", "development", key, "1s", "--fixed", "--root", repo)
+    assert result.exit_code == 0, result.stderr
+    assert "          command: {fixed: 1s}" in lines_of(repo, "development")
+    assert "was scaled (" in result.stderr and "it is now pinned ({fixed: 1s})" in result.stderr
+
+
+def test_set_fixed_and_scaled_together_are_refused(run: Run, repo: Path) -> None:
+    before = tree_bytes(repo)
+    result = run("set", "staging", CONNECT, "4s", "--fixed", "--scaled", "--root", repo)
+    assert result.exit_code == 2
+    assert "--fixed and --scaled contradict each other" in result.stderr
+    assert tree_bytes(repo) == before
+
+
+BILLING = (
+    "{image: us-docker.pkg.dev/netra/billing/billing:1.0.0, port: 8080, "
+    "request_timeout: 60s, health: {startup: /health, liveness: /health}}"
+)
+
+
+def test_set_writes_a_whole_mapping_as_yaml_flow(run: Run, repo: Path) -> None:
+    before = lines_of(repo, "base")
+    result = run("set", "base", "services.billing", BILLING, "--new", "--build", "--root", repo)
+    assert result.exit_code == 0, result.stderr
+    assert lines_of(repo, "base") == [*before, f"  billing: {BILLING}"]
+    billing = data_of(repo, "base")["services"]["billing"]  # type: ignore[index]
+    assert billing == {
+        "image": "us-docker.pkg.dev/netra/billing/billing:1.0.0",
+        "port": 8080,
+        "request_timeout": "60s",
+        "health": {"startup": "/health", "liveness": "/health"},
+    }
+    assert (repo / "out/staging/billing/service.yaml").is_file()
+    assert run("check", "--root", repo).exit_code == 0
+
+
+def test_set_a_mapping_is_validated_and_atomic(run: Run, repo: Path) -> None:
+    before = tree_bytes(repo)
+    broken = BILLING.replace("port: 8080", "port: '8080'")
+    result = run("set", "base", "services.billing", broken, "--new", "--root", repo)
+    assert result.exit_code == 2
+    assert "'services.billing.port' must be an integer" in result.stderr
+    unterminated = run("set", "base", "services.billing", "{image: a", "--new", "--root", repo)
+    assert unterminated.exit_code == 2
+    assert "error: invalid YAML" in unterminated.stderr
+    assert tree_bytes(repo) == before
+
+
+def test_set_writes_several_key_value_pairs_together(run: Run, repo: Path) -> None:
+    svc = "services.billing"
+    pairs = [
+        (f"{svc}.image", "us-docker.pkg.dev/netra/billing/billing:1.0.0"),
+        (f"{svc}.port", "8080"),
+        (f"{svc}.request_timeout", "60s"),
+        (f"{svc}.health.startup", "/health"),
+        (f"{svc}.health.liveness", "/health"),
+    ]
+    before = tree_bytes(repo)
+    alone = run("set", "base", *pairs[0], "--new", "--root", repo)
+    assert alone.exit_code == 2  # one key alone leaves the service incomplete
+    assert "service 'billing' has no request_timeout" in alone.stderr
+    assert tree_bytes(repo) == before
+    result = run("set", "base", *[word for pair in pairs for word in pair], "--new", "--root", repo)
+    assert result.exit_code == 0, result.stderr
+    assert data_of(repo, "base")["services"]["billing"]["port"] == 8080  # type: ignore[index]
+    for key, value in pairs:
+        assert f"profiles/base.yaml: {key}: not set -> {value}" in result.stderr
+
+
+def test_set_pairs_are_checked_together_before_anything_is_written(run: Run, repo: Path) -> None:
+    before = tree_bytes(repo)
+    result = run(
+        "set",
+        "staging",
+        "environment.max_timeout",
+        "6s",
+        "environment.max_totl_timeout",
+        "20s",
+        "environment.max_timeout",
+        "7s",
+        "--root",
+        repo,
+    )
+    assert result.exit_code == 2
+    assert "unknown key 'max_totl_timeout' in 'environment'" in result.stderr
+    assert "'environment.max_timeout' is set twice in one command" in result.stderr
+    odd = run("set", "staging", "environment.max_timeout", "6s", "platform.region", "--root", repo)
+    assert odd.exit_code == 2 and "has no VALUE" in odd.stderr
+    assert tree_bytes(repo) == before
 
 
 @pytest.mark.parametrize(
@@ -345,13 +459,15 @@ REJECTIONS = [
     ),
     pytest.param(
         ("staging", "platform.region", "1s", "--fixed"),
-        "profiles/staging.yaml:12:1: error: --fixed pins a timeout; 'platform.region' is not one",
+        "profiles/staging.yaml:12:1: error: --fixed applies to a timeout; "
+        "'platform.region' is not one",
         id="fixed-on-a-non-timeout",
     ),
     pytest.param(
         ("base", "services.netra-backend.health", "/x"),
         "profiles/base.yaml:17:5: error: 'services.netra-backend.health' is a mapping; "
-        "set one of its keys; e.g. services.netra-backend.health.startup",
+        "set one of its keys, or give VALUE as a YAML mapping; "
+        "e.g. services.netra-backend.health.startup, or the whole mapping as '{startup: ...}'",
         id="mapping-target",
     ),
     pytest.param(

@@ -75,6 +75,31 @@ def new_value(kind: Kind, text: str, old: Any, *, fixed: bool, flow: bool) -> An
     return _string(text, old)
 
 
+def flow_mapping(data: Mapping[str, Any]) -> CommentedMap:
+    """Loaded data (a VALUE such as `{port: 8080, health: {startup: /health}}`) in flow style.
+
+    Strings are quoted where the strict loader would read them as something else; numbers
+    are written exactly as they were read (`0.70` stays `0.70`).
+    """
+    mapping = CommentedMap((key, _flow_item(value)) for key, value in data.items())
+    mapping.fa.set_flow_style()
+    return mapping
+
+
+def _flow_item(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return flow_mapping(value)
+    if isinstance(value, list):
+        items = CommentedSeq(_flow_item(v) for v in value)
+        items.fa.set_flow_style()
+        return items
+    if isinstance(value, Decimal):
+        return Plain(str(value))
+    if isinstance(value, str):
+        return _string(value, MISSING)
+    return value  # int, bool, None
+
+
 def expected_value(value: Any) -> Any:
     """What the strict loader must read back for a value built by `new_value`."""
     if isinstance(value, Plain):

@@ -1,8 +1,9 @@
-"""`timeoutc set` from request to file: check the key path, edit, validate, replace atomically.
+"""`timeoutc set` from request to file: check the key paths, edit, validate, replace atomically.
 
-The text edit itself is `compiler.authoring.editing`; this module decides whether the edit may be
-made (schema, names the profile chain knows, `--fixed`), validates the whole repository
-with it on a scratch copy, and only then replaces the file.
+The text edit itself is `compiler.authoring.editing`; this module decides whether each edit
+may be made (schema, names the profile chain knows, `--fixed` and `--scaled`), applies all
+of them to the text, validates the whole repository with the result on a scratch copy, and
+only then replaces the file.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.authoring.editing import MISSING, edit_profile, key_mark, new_value
+from compiler.authoring.editing import MISSING, edit_profile, flow_mapping, key_mark, new_value
 from compiler.authoring.keypaths import (
     KeyPath,
     KeyPathError,
@@ -42,13 +43,26 @@ REPOSITORY_INPUTS = ("profiles", "schemas", "templates")
 
 @dataclass(frozen=True)
 class SetRequest:
-    """`timeoutc set PROFILE KEY.PATH VALUE` as plain values."""
+    """`timeoutc set PROFILE KEY.PATH VALUE` as plain values.
+
+    `fixed` pins a timeout, `scaled` unpins it; with neither, a pinned timeout stays pinned.
+    """
 
     profile: str
     key_path: str
     value: str
     fixed: bool = False
     new: bool = False
+    scaled: bool = False
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One value a `set` changes: where, and as a person reads it before and after."""
+
+    path: KeyPath
+    was: str
+    now: str
 
 
 @dataclass(frozen=True)
@@ -57,11 +71,9 @@ class Edit:
 
     file: Path
     relative: str
-    path: KeyPath
     before: bytes
     after: bytes
-    was: str
-    now: str
+    assignments: tuple[Assignment, ...]
     notes: tuple[str, ...] = ()
 
     @property
@@ -72,19 +84,64 @@ class Edit:
 
 def plan_edit(root: Path, request: SetRequest) -> Edit:
     """Check the request against the schema and compute the file's new bytes; writes nothing."""
+    return plan_edits(root, [request])
+
+
+def plan_edits(root: Path, requests: Sequence[SetRequest]) -> Edit:
+    """Several values of one profile, applied in order to its text; writes nothing.
+
+    Every key path is checked before any text is edited, so that all the mistakes in a
+    command line are reported at once.
+    """
     from compiler.pipeline import PROFILES_DIR, profile_files
     from compiler.pipeline.schema import read_schema
 
+    profile = requests[0].profile
     files = profile_files(root)
-    file = files.get(request.profile)
+    file = files.get(profile)
     if file is None:
-        hint = did_you_mean(request.profile, files) or f"profiles: {', '.join(files)}"
-        message = f"unknown profile '{request.profile}'"
-        raise UsageError([Diagnostic(Mark(PROFILES_DIR), message, hint)])
+        hint = did_you_mean(profile, files) or f"profiles: {', '.join(files)}"
+        raise UsageError([Diagnostic(Mark(PROFILES_DIR), f"unknown profile '{profile}'", hint)])
     relative = f"{PROFILES_DIR}/{file.name}"
     before = _read(file, relative)
     document = load_bytes(before, relative)
     schema = read_schema(root)
+    view = merged_view(root, profile)
+    targets: list[Target] = []
+    errors: list[Diagnostic] = []
+    for request in requests:
+        try:
+            targets.append(_target(schema, document, view, request))
+        except CompileError as exc:
+            errors.extend(exc.diagnostics)
+    paths = [target.path for target in targets]
+    for depth, path in enumerate(paths):
+        clash = next((p for p in paths[:depth] if p[: len(path)] == path[: len(p)]), None)
+        if clash is not None:
+            message = f"'{format_key_path(path)}' is set twice in one command"
+            if clash != path:
+                message = f"'{format_key_path(path)}' overlaps '{format_key_path(clash)}'"
+            errors.append(Diagnostic(key_mark(document, path), message, "set each value once"))
+    if errors:
+        raise UsageError(errors)
+    text = before
+    assignments: list[Assignment] = []
+    notes: list[str] = []
+    for request, target in zip(requests, targets, strict=True):
+        inherited = _lookup(view, target.path)
+        pin = request.fixed or (not request.scaled and _pinned(inherited))
+        build = _builder(target, request, pin, relative)
+        current = load_bytes(text, relative)
+        text, _, value = edit_profile(text, relative, target.path, build)
+        notes.extend(_pin_notes(target.path, inherited, value, request))
+        assignments.append(Assignment(target.path, _was(current, view, target.path), show(value)))
+    return Edit(file, relative, before, text, tuple(assignments), tuple(notes))
+
+
+def _target(
+    schema: Mapping[str, Any], document: Document, view: Mapping[str, Any], request: SetRequest
+) -> Target:
+    """Where the request's key path leads, or a located usage error."""
     segments: KeyPath = ()
     try:
         segments = parse_key_path(request.key_path)
@@ -92,26 +149,50 @@ def plan_edit(root: Path, request: SetRequest) -> Edit:
     except KeyPathError as exc:
         where = key_mark(document, segments[: exc.depth])
         raise UsageError([Diagnostic(where, exc.message, exc.hint)]) from None
-    view = merged_view(root, request.profile)
     if not request.new:
         _refuse_new_names(schema, document, target, view)
     _refuse_unsettable(schema, document, target, request, view)
-    after, old, value = edit_profile(
-        before,
-        relative,
-        target.path,
-        lambda old, flow: new_value(
-            target.kind, request.value, old, fixed=request.fixed, flow=flow
-        ),
-    )
-    notes: list[str] = []
-    if not request.fixed and isinstance(old, Mapping) and "fixed" in old:
-        notes.append(
-            f"'{format_key_path(target.path)}' was pinned ({{fixed: {old['fixed']}}}); it is now "
-            "scaled by the environment (pass --fixed to keep it pinned)"
+    return target
+
+
+def _builder(
+    target: Target, request: SetRequest, pin: bool, relative: str
+) -> Callable[[Any, bool], Any]:
+    """The function that makes the new value from the old one (and whether it sits in flow)."""
+    if target.kind == "object":
+        data = _mapping_value(request.value, format_key_path(target.path))
+        return lambda old, flow: flow_mapping(data)
+    return lambda old, flow: new_value(target.kind, request.value, old, fixed=pin, flow=flow)
+
+
+def _mapping_value(text: str, shown: str) -> dict[str, Any]:
+    """VALUE for a mapping: YAML flow, read by the profile loader's own strict rules."""
+    where = f"VALUE of {shown}"
+    try:
+        return load_bytes(text.encode("utf-8"), where).data
+    except CompileError as exc:
+        raise UsageError(exc.diagnostics) from None
+
+
+def _pinned(value: Any) -> bool:
+    return isinstance(value, Mapping) and "fixed" in value
+
+
+def _pin_notes(path: KeyPath, inherited: Any, value: Any, request: SetRequest) -> Iterator[str]:
+    """What `--fixed` and `--scaled` changed, and that a pin was kept."""
+    shown = format_key_path(path)
+    if _pinned(inherited) and request.scaled:
+        yield (
+            f"'{shown}' was pinned ({show(inherited)}); it is now scaled by the environment "
+            "(a comment on its line that says it is pinned no longer holds)"
         )
-    was = _was(document, view, target.path)
-    return Edit(file, relative, target.path, before, after, was, show(value), tuple(notes))
+    elif _pinned(inherited) and not request.fixed:
+        yield f"'{shown}' stays pinned, not scaled (pass --scaled to scale it)"
+    elif request.fixed and inherited is not MISSING and not _pinned(inherited):
+        yield (
+            f"'{shown}' was scaled ({show(inherited)}); it is now pinned ({show(value)}): "
+            "not scaled by the environment"
+        )
 
 
 def _read(file: Path, relative: str) -> bytes:
@@ -156,17 +237,22 @@ def _refuse_unsettable(
     request: SetRequest,
     view: Mapping[str, Any],
 ) -> None:
-    """`--fixed` only pins timeouts; a mapping is changed one key at a time."""
+    """`--fixed` and `--scaled` only apply to timeouts; a mapping takes a YAML flow mapping."""
     where = key_mark(document, target.path)
     shown = format_key_path(target.path)
-    if request.fixed and target.kind != "timeout":
-        message = f"--fixed pins a timeout; '{shown}' is not one"
-        hint = "e.g. services.<service>.dependencies.<dependency>.timeouts.<timeout>"
-        raise UsageError([Diagnostic(where, message, hint)])
-    if target.kind == "object":
+    if request.fixed and request.scaled:
+        raise UsageError([Diagnostic(where, "--fixed and --scaled contradict each other")])
+    for flag, does in (("--fixed", request.fixed), ("--scaled", request.scaled)):
+        if does and target.kind != "timeout":
+            message = f"{flag} applies to a timeout; '{shown}' is not one"
+            hint = "e.g. services.<service>.dependencies.<dependency>.timeouts.<timeout>"
+            raise UsageError([Diagnostic(where, message, hint)])
+    if target.kind == "object" and not request.value.lstrip().startswith("{"):
         keys = [name for name, _ in children(schema, target.path, view)]
-        hint = f"e.g. {shown}.{keys[0]}" if keys else ""
-        raise UsageError([Diagnostic(where, f"'{shown}' is a mapping; set one of its keys", hint)])
+        example = f"'{{{keys[0]}: ...}}'" if keys else "'{key: value}'"
+        hint = f"e.g. {shown}.{keys[0]}, or the whole mapping as {example}" if keys else ""
+        message = f"'{shown}' is a mapping; set one of its keys, or give VALUE as a YAML mapping"
+        raise UsageError([Diagnostic(where, message, hint)])
 
 
 def _was(document: Document, view: Mapping[str, Any], path: KeyPath) -> str:

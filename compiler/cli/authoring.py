@@ -10,16 +10,24 @@ from pathlib import Path
 
 import click
 
-from compiler.cli.completion import complete_key_path, complete_profile
-from compiler.cli.options import fixed_option, new_key_option, rebuild_option, root_option
+from compiler.cli.completion import complete_key_path, complete_more, complete_profile
+from compiler.cli.options import (
+    fixed_option,
+    new_key_option,
+    rebuild_option,
+    root_option,
+    scaled_option,
+)
 from compiler.cli.runner import build_repository, reports_errors, resolve_root
 
 
-@click.command("set")
+@click.command("set", short_help="Change values of a profile in place, checked first.")
 @click.argument("profile", shell_complete=complete_profile)
 @click.argument("key_path", metavar="KEY.PATH", shell_complete=complete_key_path)
 @click.argument("value")
+@click.argument("more", nargs=-1, metavar="[KEY.PATH VALUE]...", shell_complete=complete_more)
 @fixed_option
+@scaled_option
 @new_key_option
 @rebuild_option
 @root_option
@@ -28,37 +36,54 @@ def set_value(
     profile: str,
     key_path: str,
     value: str,
+    more: tuple[str, ...],
     fixed: bool,
+    scaled: bool,
     new: bool,
     rebuild: bool,
     root: Path | None,
 ) -> int:
-    """Change one value of a profile in place, keeping comments and layout.
+    """Change values of a profile in place, keeping comments and layout.
 
     KEY.PATH follows the profile's keys, e.g.
     services.api.dependencies.database.timeouts.connect; quote a key that holds a dot
-    ('services.api.allow."budget.callee"'). The whole repository is checked with the
-    change before the file is replaced; on any error it stays byte for byte as it was
-    (exit 2).
+    ('services.api.allow."budget.callee"'). A mapping takes VALUE as YAML flow, e.g.
+    services.billing '{image: ..., port: 8080, request_timeout: 60s, health: {startup:
+    /health, liveness: /health}}'. Several KEY.PATH VALUE pairs are checked together and
+    written at once. A pinned timeout ({fixed: 3s}) stays pinned unless --scaled is given.
+    The whole repository is checked with the change before the file is replaced; on any
+    error it stays byte for byte as it was (exit 2).
     """
     from compiler.authoring.keypaths import format_key_path
-    from compiler.authoring.set import SetRequest, plan_edit, validate_edit, write_edit
+    from compiler.authoring.set import SetRequest, plan_edits, validate_edit, write_edit
+    from compiler.diagnostics import plural
 
+    if len(more) % 2:
+        raise click.UsageError(f"KEY.PATH '{more[-1]}' has no VALUE")
+    pairs = [(key_path, value), *zip(more[::2], more[1::2], strict=True)]
     repo = resolve_root(root)
-    edit = plan_edit(repo, SetRequest(profile, key_path, value, fixed=fixed, new=new))
-    where = f"{edit.relative}: {format_key_path(edit.path)}"
+    edit = plan_edits(
+        repo,
+        [SetRequest(profile, k, v, fixed=fixed, new=new, scaled=scaled) for k, v in pairs],
+    )
     if not edit.changed:
-        click.echo(f"timeoutc: {where} is already {edit.now}; file unchanged", err=True)
+        for done in edit.assignments:
+            where = f"{edit.relative}: {format_key_path(done.path)}"
+            click.echo(f"timeoutc: {where} is already {done.now}; file unchanged", err=True)
     else:
         compilation = validate_edit(repo, edit)
         write_edit(edit)
         for note in edit.notes:
             click.echo(f"timeoutc: note: {note}", err=True)
-        click.echo(f"timeoutc: {where}: {edit.was} -> {edit.now}", err=True)
+        for done in edit.assignments:
+            where = f"{edit.relative}: {format_key_path(done.path)}"
+            click.echo(f"timeoutc: {where}: {done.was} -> {done.now}", err=True)
         stale = stale_outputs(repo, compilation.outputs)
         if stale and not rebuild:
+            are = "is" if stale == 1 else "are"
             click.echo(
-                f"timeoutc: {stale} files in out/ are now stale; run timeoutc build", err=True
+                f"timeoutc: {plural(stale, 'file')} in out/ {are} now stale; run timeoutc build",
+                err=True,
             )
     if rebuild:
         build_repository(repo)

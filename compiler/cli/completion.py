@@ -119,6 +119,11 @@ def complete_timeout(ctx: click.Context, incomplete: str) -> Iterator[str]:
 
 @_quiet
 def complete_key_path(ctx: click.Context, incomplete: str) -> Iterator[str]:
+    """`set`'s first KEY.PATH."""
+    return _key_paths(ctx, incomplete)
+
+
+def _key_paths(ctx: click.Context, incomplete: str) -> Iterator[str]:
     """Keys one level deeper than what is typed: schema keys and the names the profile uses.
 
     A sole mapping is expanded, so that the shell stops at the next choice instead of
@@ -135,6 +140,13 @@ def complete_key_path(ctx: click.Context, incomplete: str) -> Iterator[str]:
         return
     schema = json.loads(schema_file(root).read_text(encoding="utf-8"))
     yield from key_path_candidates(schema, merged_view(root, given[0]), incomplete)
+
+
+@_quiet
+def complete_more(ctx: click.Context, incomplete: str) -> Iterator[str]:
+    """Further KEY.PATH VALUE pairs of `set`: a key path where one is due, nothing for a value."""
+    if len(ctx.params.get("more") or ()) % 2 == 0:
+        yield from _key_paths(ctx, incomplete)
 
 
 def key_path_candidates(schema: dict[str, Any], view: dict[str, Any], typed: str) -> list[str]:

@@ -57,6 +57,7 @@ def check(root: Path | None, show_diff: bool, fmt: str) -> int:
 def validate(root: Path | None, fmt: str) -> int:
     """Run every check of build without rendering (exit 0 valid, 2 invalid)."""
     from compiler.cli.report import Format, format_diagnostics
+    from compiler.diagnostics import plural
     from compiler.pipeline import compile_repository
 
     compilation = compile_repository(resolve_root(root), render=False)
@@ -64,9 +65,8 @@ def validate(root: Path | None, fmt: str) -> int:
         click.echo(format_diagnostics([], Format.JSON)[0])
     elif fmt == "text":
         services = sum(len(p.services) for p in compilation.profiles)
-        click.echo(
-            f"timeoutc: {len(compilation.profiles)} profiles, {services} services: valid", err=True
-        )
+        profiles = plural(len(compilation.profiles), "profile")
+        click.echo(f"timeoutc: {profiles}, {plural(services, 'service')}: valid", err=True)
     return 0
 
 

@@ -45,6 +45,13 @@ fixed_option = click.option(
     help="Write the timeout as {fixed: VALUE}: pinned, never scaled by the environment.",
 )
 
+scaled_option = click.option(
+    "--scaled",
+    is_flag=True,
+    help="Write a pinned timeout as a plain duration, scaled by the environment again "
+    "(without it, a pinned timeout stays pinned).",
+)
+
 new_key_option = click.option(
     "--new",
     "new",

@@ -24,12 +24,22 @@ def resolve_root(root: Path | None) -> Path:
     from compiler.pipeline import PROFILES_DIR, find_root
 
     if root is not None:
+        if not root.exists() and not root.is_symlink():
+            raise click.UsageError(f"--root {root} does not exist")
+        if not root.is_dir():
+            raise click.UsageError(f"--root {root} is not a folder")
         if not (root / PROFILES_DIR).is_dir() and not (root / PROFILES_DIR).is_symlink():
-            raise click.UsageError(f"{root} has no {PROFILES_DIR}/ folder")
+            raise click.UsageError(
+                f"{root} has no {PROFILES_DIR}/ folder: it is not a config repository; "
+                f"run timeoutc init {root} to start one there"
+            )
         return root.resolve()
     found = find_root(Path.cwd())
     if found is None:
-        raise click.UsageError(f"no {PROFILES_DIR}/ folder here or above; pass --root")
+        raise click.UsageError(
+            f"no {PROFILES_DIR}/ folder here or above: this is not a config repository; "
+            "run timeoutc init to start one here, or pass --root"
+        )
     return found
 
 
@@ -78,6 +88,7 @@ def reports_errors(command: F) -> F:
 
 def build_repository(repo: Path) -> None:
     """Compile `repo` and write its out/ (shared by build, set --build and init)."""
+    from compiler.diagnostics import plural
     from compiler.pipeline import compile_repository
     from compiler.pipeline.emit import compare, locked, read_out, remove_stale_temps, write
 
@@ -89,8 +100,8 @@ def build_repository(repo: Path) -> None:
     written = sum(1 for c in changes if c.new is not None)
     removed = sum(1 for c in changes if c.kind == "extra")
     click.echo(
-        f"timeoutc: {len(compilation.outputs)} files from {len(compilation.profiles)} "
-        f"profiles: {written} written, {removed} removed, "
+        f"timeoutc: {plural(len(compilation.outputs), 'file')} from "
+        f"{plural(len(compilation.profiles), 'profile')}: {written} written, {removed} removed, "
         f"{len(compilation.outputs) - written} unchanged",
         err=True,
     )

@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Literal
 
 from compiler import cloudrun
-from compiler.diagnostics import Diagnostic, Mark
+from compiler.diagnostics import Diagnostic, Mark, possessive
 from compiler.durations import format_duration, format_factor, format_seconds
 from compiler.model import Dependency, Environment, Profile, Service, Timeout
 
@@ -374,12 +374,12 @@ def _covers_callee_path(
     def why() -> tuple[str, str]:
         over = format_duration(used - limit)
         message = (
-            f"{term(timeout)} gives up {over} before {target.name}'s request path "
+            f"{term(timeout)} gives up {over} before {possessive(target.name)} request path "
             f"'{longest.name}' can finish (worst case {format_duration(used)}: "
             + " + ".join(longest.terms)
             + ")"
         )
-        shorten = f"shorten {target.name}'s request path '{longest.name}' by {over}"
+        shorten = f"shorten {possessive(target.name)} request path '{longest.name}' by {over}"
         if used > target.request_timeout_ms:  # raising the caller would outlast the callee
             return message, shorten
         return message, _hint(raise_timeout(timeout, profile.environment, used), shorten)
@@ -395,13 +395,14 @@ def _within_callee_request(
     used, limit = timeout.ms, target.request_timeout_ms
 
     def why() -> tuple[str, str]:
+        callee = possessive(target.name)
         message = (
-            f"{term(timeout)} waits {format_duration(used - limit)} longer than {target.name}'s "
-            f"{request_timeout_term(target)}: Cloud Run ends {target.name}'s request first"
+            f"{term(timeout)} waits {format_duration(used - limit)} longer than {callee} "
+            f"{request_timeout_term(target)}: Cloud Run ends {callee} request first"
         )
         return message, _hint(
             lower_timeout(timeout, profile.environment, limit),
-            raise_request_timeout(target, used, f"{target.name}'s "),
+            raise_request_timeout(target, used, f"{possessive(target.name)} "),
         )
 
     terms = (term(timeout), f"{target.name} {request_timeout_term(target)}")
