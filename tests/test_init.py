@@ -62,7 +62,9 @@ def test_example_profiles_say_how_to_use_them(tmp_path: Path) -> None:
     assert "{fixed: 3s}" in files["profiles/staging.yaml"].decode()
 
 
-@pytest.mark.parametrize("existing", ["README.md", "profiles/base.yaml", "out/keep.txt"])
+@pytest.mark.parametrize(
+    "existing", [".pre-commit-config.yaml", "profiles/base.yaml", "out/keep.txt"]
+)
 def test_init_refuses_to_overwrite_and_writes_nothing(
     run: Run, tmp_path: Path, existing: str
 ) -> None:
@@ -81,14 +83,64 @@ def test_init_refuses_to_overwrite_and_writes_nothing(
 
 
 def test_init_names_every_existing_file(run: Run, tmp_path: Path) -> None:
-    (tmp_path / "README.md").write_text("mine\n")
+    (tmp_path / "templates").mkdir()
     (tmp_path / ".pre-commit-config.yaml").write_text("repos: []\n")
     result = run("init", tmp_path)
     assert result.exit_code == 2
     assert [line.split(": error")[0] for line in result.stderr.splitlines()] == [
         f"{tmp_path.as_posix()}/.pre-commit-config.yaml",
-        f"{tmp_path.as_posix()}/README.md",
+        f"{tmp_path.as_posix()}/templates",
     ]
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README", "readme.rst"])
+def test_init_accepts_a_new_github_repository_and_keeps_its_files(
+    run: Run, tmp_path: Path, readme: str
+) -> None:
+    kept = {readme: "# mine\n", "LICENSE": "MIT\n", "LICENSE-APACHE": "Apache\n"}
+    kept[".gitignore"] = "*.pyc\n"
+    for name, text in kept.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    result = run("init", tmp_path)
+    assert result.exit_code == 0, result.stderr
+    for name, text in kept.items():
+        assert (tmp_path / name).read_text() == text
+    assert (tmp_path / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    readmes = sorted(p.name for p in tmp_path.iterdir() if p.name.upper().startswith("README"))
+    assert readmes == [readme]  # the scaffold's README.md is not written beside it
+    assert f"kept {(tmp_path / readme).as_posix()}: yours" in result.stdout
+    assert run("check", "--root", tmp_path).exit_code == 0
+
+
+@pytest.mark.parametrize("inside", ["out", "out/staging", "profiles/new", "docs/timeouts"])
+def test_init_refuses_anywhere_inside_an_existing_config_repository(
+    run: Run, repo: Path, inside: str
+) -> None:
+    before = tree_bytes(repo)
+    result = run("init", repo / inside)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"{(repo / inside).as_posix()}: error: is inside the config repository {repo.as_posix()}"
+    )
+    assert tree_bytes(repo) == before
+    assert run("check", "--root", repo).exit_code == 0
+
+
+def test_init_in_the_current_folder_says_no_cd(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    result = run("init")
+    assert result.exit_code == 0, result.stderr
+    assert "Next: edit profiles/, then timeoutc build and commit." in result.stderr
+    assert "cd ." not in result.stderr
+    monkeypatch.chdir(tmp_path)
+    elsewhere = run("init", "there")
+    assert elsewhere.exit_code == 0, elsewhere.stderr
+    assert "Next: cd there, edit profiles/" in elsewhere.stderr
 
 
 def test_init_leaves_unrelated_files_alone(run: Run, tmp_path: Path) -> None:

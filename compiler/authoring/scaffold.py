@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -12,8 +14,9 @@ DATA = "data"
 # Folder in the package data -> folder in the new repository.
 COPIED_FOLDERS = {"profiles": "profiles", "schemas": "schemas", "templates": "templates"}
 # File in the package data -> file in the new repository.
+README = "README.md"
 RENAMED_FILES = {
-    "scaffold/README.md": "README.md",
+    "scaffold/README.md": README,
     "scaffold/pre-commit-config.yaml": ".pre-commit-config.yaml",
 }
 # Created by the first build; init refuses to run where it exists.
@@ -43,9 +46,54 @@ def _taken(directory: Path, planned: dict[str, bytes]) -> list[str]:
     return [top for top in tops if (directory / top).exists() or (directory / top).is_symlink()]
 
 
-def create_repository(directory: Path) -> list[str]:
-    """Write the scaffold into `directory`; refuses, writing nothing, if any part exists."""
+def own_readme(directory: Path) -> str | None:
+    """The README a folder already has (README, README.md, readme.rst...), if any."""
+    if not directory.is_dir():
+        return None
+    found = sorted(e.name for e in directory.iterdir() if e.name.upper().split(".")[0] == "README")
+    return found[0] if found else None
+
+
+def enclosing_repository(directory: Path) -> Path | None:
+    """The config repository (a folder holding profiles/) that `directory` lies inside."""
+    from compiler.pipeline import find_root
+
+    absolute = Path(os.path.abspath(directory))
+    for start in (absolute.parent, absolute.resolve().parent):
+        found = find_root(start)
+        if found is not None:
+            return found
+    return None
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """What `init` wrote, and what it found and kept."""
+
+    written: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def create_repository(directory: Path) -> Scaffold:
+    """Write the scaffold into `directory`; refuses, writing nothing, if any part exists.
+
+    A README the folder already has is kept (a new GitHub repository starts with one),
+    and the scaffold's own README.md is then not written.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise CompileError([Diagnostic(Mark(directory.as_posix()), "is not a folder")])
+    outer = enclosing_repository(directory)
+    if outer is not None:
+        message = (
+            f"is inside the config repository {outer.as_posix()}; timeoutc init starts "
+            "a repository of its own, never one inside another"
+        )
+        hint = f"run it outside {outer.as_posix()}, or add profiles to that one"
+        raise CompileError([Diagnostic(Mark(directory.as_posix()), message, hint)])
     planned = scaffold_files()
+    readme = own_readme(directory)
+    if readme is not None:
+        del planned[README]
     taken = _taken(directory, planned)
     if taken:
         raise CompileError(
@@ -58,8 +106,6 @@ def create_repository(directory: Path) -> list[str]:
                 for name in taken
             ]
         )
-    if directory.exists() and not directory.is_dir():
-        raise CompileError([Diagnostic(Mark(directory.as_posix()), "is not a folder")])
     written: list[Path] = []
     try:
         for relative, content in planned.items():
@@ -74,4 +120,4 @@ def create_repository(directory: Path) -> list[str]:
         where = exc.filename or directory
         message = f"cannot write: {exc.strerror}; nothing was kept"
         raise CompileError([Diagnostic(Mark(str(where)), message)]) from None
-    return sorted(planned)
+    return Scaffold(tuple(sorted(planned)), (readme,) if readme else ())

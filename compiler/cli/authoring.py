@@ -101,7 +101,7 @@ def stale_outputs(repo: Path, outputs: dict[str, bytes]) -> int:
         return 0
 
 
-@click.command()
+@click.command(short_help="Start a new config repository, and build it.")
 @click.argument(
     "directory", required=False, default=None, type=click.Path(file_okay=False, path_type=Path)
 )
@@ -116,23 +116,29 @@ def init(directory: Path | None, root: Path | None) -> int:
     """Create a working config repository in DIRECTORY (default: here), then build it.
 
     Writes example profiles, schemas/, templates/, README.md and .pre-commit-config.yaml,
-    and builds out/. Refuses, writing nothing, if any of them exists (exit 2).
+    and builds out/. A README, LICENSE, .gitignore or .git already there is kept (a
+    README of your own replaces the scaffold's). Refuses, writing nothing, if any of the
+    other files exists, or inside another config repository, its out/ included (exit 2).
     """
-    from compiler.authoring.scaffold import create_repository
+    from compiler.authoring.scaffold import README, create_repository
 
     if directory is not None and root is not None and directory != root:
         raise click.UsageError("give the folder once: as DIRECTORY or as --root")
     directory = directory or root or Path(".")
 
-    created = create_repository(directory)
+    scaffold = create_repository(directory)
     build_repository(directory)
-    for path in created:
+    for path in scaffold.written:
         click.echo(f"created {(directory / path).as_posix()}")
     click.echo(f"created {(directory / 'out').as_posix()}/ (timeoutc build)")
-    click.echo(
-        f"\nNext: cd {directory.as_posix()}, edit profiles/, then timeoutc build and commit.",
-        err=True,
-    )
+    for path in scaffold.kept:
+        click.echo(
+            f"kept {(directory / path).as_posix()}: yours "
+            f"(timeoutc's {README} about this layout was not written)"
+        )
+    here = directory.resolve() == Path.cwd().resolve()
+    go = "" if here else f"cd {directory.as_posix()}, "
+    click.echo(f"\nNext: {go}edit profiles/, then timeoutc build and commit.", err=True)
     return 0
 
 
