@@ -214,7 +214,8 @@ def test_non_specific_tag_keeps_the_string() -> None:
         (
             "a:\n\tb: 1\n",
             f"{PATH}:2:1: error: invalid YAML: while scanning for the next token: "
-            "found character that cannot start any token",
+            "found character that cannot start any token; "
+            "indent with spaces; YAML does not allow tabs",
         ),
     ],
 )

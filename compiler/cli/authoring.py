@@ -142,11 +142,21 @@ def init(directory: Path | None, root: Path | None) -> int:
     return 0
 
 
-@click.command()
-@root_option
+@click.command(short_help="Print the profile JSON Schema.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Print this repository's schemas/profile.schema.json instead. Without --root, "
+    "timeoutc's own schema is printed, wherever you are.",
+)
 @reports_errors
 def schema(root: Path | None) -> int:
-    """Print the profile JSON Schema: timeoutc's own, or with --root that repository's."""
+    """Print the profile JSON Schema: timeoutc's own, or with --root that repository's.
+
+    Without --root the built-in schema is printed even inside a repository; refresh a
+    repository's copy with timeoutc schema > schemas/profile.schema.json.
+    """
     from compiler.authoring.scaffold import data_file
 
     if root is None:

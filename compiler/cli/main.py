@@ -14,8 +14,26 @@ from compiler import __version__
 from compiler.cli.options import diagnostics_format_option, root_option, show_diff_option
 from compiler.cli.runner import build_repository, reports_errors, resolve_root
 
+# Every environment variable timeoutc reads, and every exit code; `\b` keeps click from
+# rewrapping the lines. tests/test_help.py checks the list against the code.
+EPILOG = """\b
+Environment variables:
+  NO_COLOR            set and not empty: no colour in diff's terminal output
+  TIMEOUTC_DEBUG      1: an internal error shows its traceback
+  _TIMEOUTC_COMPLETE  bash_source, zsh_source or fish_source: print the shell
+                      completion script (see the README)
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+\b
+Exit codes:
+  0    done; check: out/ is current
+  1    check: out/ is stale; diff --exit-code: values changed
+  2    invalid input or usage (path:line:col: error: message); nothing written
+  70   internal error (a bug in timeoutc; TIMEOUTC_DEBUG=1 shows where)
+  141  the output pipe was closed early (e.g. | head)
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="timeoutc")
 def main() -> None:
     """timeoutc compiles timeout profiles into Cloud Run YAML, env files and Python constants.
@@ -24,7 +42,7 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(short_help="Compile profiles/ and write out/.")
 @root_option
 @reports_errors
 def build(root: Path | None) -> int:
@@ -33,7 +51,7 @@ def build(root: Path | None) -> int:
     return 0
 
 
-@main.command()
+@main.command(short_help="Check that out/ is what the profiles give (for CI).")
 @root_option
 @show_diff_option
 @diagnostics_format_option
@@ -50,7 +68,7 @@ def check(root: Path | None, show_diff: bool, fmt: str) -> int:
     return report_changes(changes, show_diff=show_diff, fmt=fmt)
 
 
-@main.command()
+@main.command(short_help="Run every check of build; write nothing.")
 @root_option
 @diagnostics_format_option
 @reports_errors

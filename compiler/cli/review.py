@@ -21,7 +21,7 @@ def wants_color(isatty: bool, environ: dict[str, str] | os._Environ[str]) -> boo
     return isatty and not environ.get("NO_COLOR")
 
 
-@click.command()
+@click.command(short_help="Show resolved values changed since a git revision.")
 @click.option(
     "--base",
     metavar="REF",
@@ -83,7 +83,7 @@ def diff(base: str | None, fmt: str, exit_code: bool, root: Path | None) -> int:
 COMMANDS: list[click.Command] = [diff]
 
 
-@click.command()
+@click.command(short_help="Show where each resolved value comes from.")
 @click.argument("environment", shell_complete=complete_environment)
 @click.argument("service", shell_complete=complete_service)
 @click.argument("timeout", metavar="[DEP.TIMEOUT]", required=False, shell_complete=complete_timeout)
@@ -112,7 +112,7 @@ def explain(
     return 0
 
 
-@click.command()
+@click.command(short_help="Print an environment's merged, resolved profile.")
 @click.argument("environment", shell_complete=complete_environment)
 @click.argument("service", required=False, shell_complete=complete_service)
 @format_option(["yaml", "json"], "yaml for people, json for machines (jq).")

@@ -217,7 +217,7 @@ class _Composer:
                         break
                     stack.append(_Frame(value, path))
         except yaml.MarkedYAMLError as exc:
-            self.errors.append(self.yaml_error(exc))
+            self.errors.append(self.yaml_error(exc, text))
         except yaml.reader.ReaderError as exc:
             where = _text_mark(text, exc.position, self.path)
             self.errors.append(Diagnostic(where, f"invalid YAML: {exc.reason}"))
@@ -293,10 +293,31 @@ class _Composer:
             return resolve_plain(event.value), path
         return event.value, path
 
-    def yaml_error(self, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    def yaml_error(self, exc: yaml.MarkedYAMLError, text: str) -> Diagnostic:
+        if exc.context == "while scanning a quoted scalar" and exc.context_mark is not None:
+            start = exc.context_mark  # where the quote opens, not where the file ends
+            where = Mark(self.path, start.line + 1, start.column + 1)
+            return Diagnostic(
+                where,
+                "invalid YAML: unterminated quoted string: this quote is never closed",
+                "close it with the same quote character",
+            )
         mark = exc.problem_mark or exc.context_mark
         where = Mark(self.path, mark.line + 1, mark.column + 1) if mark else Mark(self.path, 1, 1)
         problem = exc.problem or "invalid YAML"
         if exc.context:
             problem = f"{exc.context}: {problem}"
-        return Diagnostic(where, f"invalid YAML: {problem}")
+        hint = "indent with spaces; YAML does not allow tabs" if _tab_indented(text, mark) else ""
+        return Diagnostic(where, f"invalid YAML: {problem}", hint)
+
+
+def _tab_indented(text: str, mark: Any) -> bool:
+    """Whether the line of a YAML error is indented with a tab (or the error is at one)."""
+    if mark is None:
+        return False
+    lines = text.split("\n")
+    if mark.line >= len(lines):
+        return False
+    line = lines[mark.line]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    return "\t" in indent or line[mark.column : mark.column + 1] == "\t"

@@ -19,6 +19,7 @@ from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark, did
 from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
 from compiler.pipeline.load import Document, read_limited
 
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+\Z")
 YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off"})
 
 _BOUNDS = {
@@ -240,6 +241,8 @@ def _type_error(error: ValidationError, mark: Mark, name: str) -> Diagnostic:
     hint = ""
     if expected == "boolean" and isinstance(got, str) and got in YAML11_BOOLEANS:
         hint = "YAML 1.2 reads this as a string; write true or false"
+    elif expected in ("number", "integer") and isinstance(got, str) and _DECIMAL_COMMA.match(got):
+        hint = f"use a dot as the decimal separator: {got.replace(',', '.')}"
     elif expected in ("number", "integer") and isinstance(got, str):
         hint = "write a plain number without quotes or leading zeros"
     elif isinstance(got, int | Decimal) and _schema(error).get("format") == "duration":

@@ -11,10 +11,11 @@ from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from compiler.diagnostics import Diagnostic, Mark, UsageError, did_you_mean
+from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
 from compiler.durations import format_duration, format_factor, format_seconds
 from compiler.model import Operand, Profile, Service, Timeout
 from compiler.pipeline.budgets import RuleResult, evaluate_service
+from compiler.pipeline.load import Document
 from compiler.pipeline.merge import MergedProfile, extends_chain, is_abstract, merge_chain
 from compiler.pipeline.resolve import resolve_profile
 
@@ -43,17 +44,24 @@ def load(root: Path, environment: str) -> tuple[Profile, MergedProfile]:
             ]
         )
     if is_abstract(documents[environment]):
-        raise UsageError(
-            [
-                Diagnostic(
-                    Mark(documents[environment].path),
-                    f"profile '{environment}' is abstract: it resolves to nothing",
-                    f"name an environment that extends it: {', '.join(concrete) or 'none'}",
-                )
-            ]
+        heirs = [name for name in concrete if environment in _chain(name, documents)]
+        hint = (
+            f"name an environment that extends it: {', '.join(heirs)}"
+            if heirs
+            else "no environment extends it"
         )
+        message = f"profile '{environment}' is abstract: it resolves to nothing"
+        raise UsageError([Diagnostic(Mark(documents[environment].path), message, hint)])
     merged = merge_chain(extends_chain(environment, documents), documents)
     return resolve_profile(merged), merged
+
+
+def _chain(name: str, documents: dict[str, Document]) -> tuple[str, ...]:
+    """`name` and the profiles it extends; empty when its chain is broken."""
+    try:
+        return extends_chain(name, documents)
+    except CompileError:
+        return ()
 
 
 def find_service(profile: Profile, name: str) -> Service:
