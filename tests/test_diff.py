@@ -420,3 +420,69 @@ def test_errors_on_both_sides_are_all_reported(small: Path, run: Run) -> None:
     lines = result.stderr.splitlines()
     assert any(line.startswith("HEAD:profiles/staging.yaml:4:18: error: ") for line in lines)
     assert any(line.startswith("profiles/staging.yaml:3:23: error: ") for line in lines), lines
+
+
+# --- what the text leads with, and what it leaves out ---------------------------------------
+
+
+def table_rows(text: str) -> list[str]:
+    """The lines of the table: from the header to the first blank line."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("environment"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    return lines[start + 1 : end]
+
+
+def test_diff_leads_with_the_changed_values(small: Path, run: Run) -> None:
+    edit(small, "base", "query: 15s", "query: 16s")
+    edit(small, "staging", "{fixed: 8s}", "{fixed: 3s}")
+    items = [row.split()[2] for row in table_rows(run("diff", "--root", small, "--margins").stdout)]
+    assert items[:2] == ["database.connect", "database.query"]  # the values, then the rest
+    derived = items.index("startup")  # `startup total`, `startup budget`, ...
+    margins = next(i for i, item in enumerate(items) if item.startswith("budget."))
+    assert 2 <= derived < margins
+    assert all(item.startswith("budget.") for item in items[margins:])
+
+
+def test_diff_shows_a_margin_only_when_it_shrank(small: Path, run: Run) -> None:
+    edit(small, "base", "query: 15s", "query: 16s")  # less room below request_timeout
+    edit(small, "staging", "{fixed: 8s}", "{fixed: 3s}")  # more room in the probe window
+    text = run("diff", "--root", small).stdout
+    assert "budget.dependency margin (database.query)" in text
+    assert "budget.startup-probe margin" not in text
+    assert "1 budget margin did not shrink and is not shown; --margins shows all" in text
+    everything = run("diff", "--root", small, "--margins").stdout
+    assert "budget.startup-probe margin (startup budget)" in everything
+    assert "did not shrink" not in everything
+    markdown = run("diff", "--root", small, "--format", "markdown").stdout
+    assert "budget.startup-probe margin" not in markdown
+    assert "1 budget margin did not shrink and is not shown; `--margins` shows all" in markdown
+    document = json.loads(run("diff", "--root", small, "--format", "json").stdout)
+    items = {c["item"] for c in document["changes"]}
+    assert "budget.startup-probe margin (startup budget)" in items  # json lists every change
+
+
+LONG_DEPENDENCY = "a_dependency_with_a_rather_long_name"
+LONG_TIMEOUT = "and_a_timeout_name_that_is_long_too"
+
+
+def test_diff_text_table_fits_100_columns_wrapping_the_value(small: Path, run: Run) -> None:
+    edit(
+        small,
+        "base",
+        "      cache:\n",
+        f"      {LONG_DEPENDENCY}:\n        timeouts: {{{LONG_TIMEOUT}: 2s}}\n      cache:\n",
+    )
+    commit_all(small, "a long name")
+    edit(small, "base", f"{LONG_TIMEOUT}: 2s", f"{LONG_TIMEOUT}: 3s")
+    text = run("diff", "--root", small, "--margins").stdout
+    rows = table_rows(text)
+    assert rows and max(len(row) for row in rows) <= 100
+    assert max(len(line) for line in text.splitlines() if "|" not in line) <= 100
+    ref = f"{LONG_DEPENDENCY}.{LONG_TIMEOUT}"
+    assert len(ref) > 60 and ref not in text  # too long for its column: wrapped
+    start = next(i for i, row in enumerate(rows) if row.split()[-3:] == ["1.54s", "2.31s", "+50%"])
+    column = rows[start].index(rows[start].split()[2])
+    assert rows[start].split()[:2] == ["staging", "api"]
+    assert not rows[start + 1][:column].strip()  # a continuation line holds only the value
+    assert rows[start][column:].split()[0] + rows[start + 1].strip() == ref

@@ -34,13 +34,22 @@ def wants_color(isatty: bool, environ: dict[str, str] | os._Environ[str]) -> boo
     "text for terminals, markdown for a PR comment or job summary, json for machines.",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when any resolved value changed.")
+@click.option(
+    "--margins",
+    "all_margins",
+    is_flag=True,
+    help="List every budget margin that changed (default: only those that shrank).",
+)
 @root_option
 @reports_errors
-def diff(base: str | None, fmt: str, exit_code: bool, root: Path | None) -> int:
+def diff(base: str | None, fmt: str, exit_code: bool, all_margins: bool, root: Path | None) -> int:
     """Resolved values at a git revision vs the working tree, with exact % changes.
 
-    Exit 0, or 1 with --exit-code when anything changed; 2 for a bad revision or
-    invalid profiles on either side (errors at the revision read REV:path:line:col).
+    The changed values come first, then what they derive (startup, Cloud Run), then the
+    budget margins that shrank (--margins: every changed one). The text table fits 100
+    columns; json always lists every change. Exit 0, or 1 with --exit-code when anything
+    changed; 2 for a bad revision or invalid profiles on either side (errors at the
+    revision read REV:path:line:col).
     """
     import sys
 
@@ -71,11 +80,11 @@ def diff(base: str | None, fmt: str, exit_code: bool, root: Path | None) -> int:
         text = render_json(changes, revision.label, revision.commit)
         color = False
     elif fmt == "markdown":
-        text = render_markdown(changes, revision.short)
+        text = render_markdown(changes, revision.short, all_margins=all_margins)
         color = False
     else:
         color = wants_color(sys.stdout.isatty(), os.environ)
-        text = render_text(changes, revision.short, color=color)
+        text = render_text(changes, revision.short, color=color, all_margins=all_margins)
     click.echo(text, nl=False, color=color)
     return 1 if exit_code and changes.changed else 0
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -20,6 +22,58 @@ ROUNDED_NOTE = (
     "(2 decimals, or 3 significant digits below 1%)"
 )
 WORKING_TREE = "the working tree"
+WIDTH = 100  # the text table, and the notes under it, fit this many columns
+MIN_VALUE_WIDTH = 24
+GAP = "  "
+# Rows in reading order: the values a profile sets, what they derive, then budget margins.
+SECTION_RANK = {
+    "environment": 0,
+    "timeout": 0,
+    "dependency": 0,
+    "startup": 1,
+    "cloud-run": 1,
+    "budget": 2,
+}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The rows a report shows, and how many margins it left out."""
+
+    changes: tuple[Change, ...]
+    margins_left_out: int
+
+
+def is_margin(change: Change) -> bool:
+    """A budget rule's remaining margin (not its status)."""
+    return change.section == "budget" and " margin " in change.item
+
+
+def shrank(change: Change) -> bool:
+    """A margin that is smaller than before: less room before the rule breaks."""
+    before, after = change.before, change.after
+    if isinstance(before, int | Fraction) and isinstance(after, int | Fraction):
+        return after < before
+    return False
+
+
+def select(changes: Sequence[Change], *, all_margins: bool = False) -> Selection:
+    """Changed values first, derived ones next, then only the margins that shrank.
+
+    A margin that grew (or appeared, or went with its service) says nothing a reviewer
+    must act on; `all_margins` keeps every one.
+    """
+    kept = [c for c in changes if all_margins or not is_margin(c) or shrank(c)]
+    ordered = sorted(kept, key=lambda c: SECTION_RANK.get(c.section, 1))  # stable
+    return Selection(tuple(ordered), len(changes) - len(kept))
+
+
+def margins_note(selection: Selection) -> str:
+    """`3 budget margins did not shrink and are not shown; --margins shows all`."""
+    count = selection.margins_left_out
+    if count == 1:
+        return "1 budget margin did not shrink and is not shown; --margins shows all"
+    return f"{count} budget margins did not shrink and are not shown; --margins shows all"
 
 
 def _cells(change: Change) -> tuple[str, ...]:
@@ -62,34 +116,59 @@ def _style_change(text: str, color: bool) -> str:
     return text
 
 
-def render_text(diff: Diff, base: str, *, color: bool = False) -> str:
-    """Aligned columns, then added/removed names, then a waterfall per changed startup."""
+def _table(rows: Sequence[tuple[str, ...]], width: int) -> list[list[str]]:
+    """Aligned lines of cells; the value column (index 2) wraps so that a line fits `width`."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
+    others = sum(w for i, w in enumerate(widths) if i != 2) + len(GAP) * (len(HEADERS) - 1)
+    widths[2] = max(min(widths[2], width - others), MIN_VALUE_WIDTH)
+    right = {3, 4, 5}
+    table: list[list[str]] = []
+    for row in rows:
+        pieces = textwrap.wrap(row[2], widths[2], break_on_hyphens=False) or [""]
+        for index, piece in enumerate(pieces):
+            cells = list(row) if index == 0 else [""] * len(row)
+            cells[2] = piece
+            table.append(
+                [
+                    cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+                    for i, cell in enumerate(cells)
+                ]
+            )
+    return table
+
+
+def _wrapped(text: str, width: int = WIDTH) -> list[str]:
+    return textwrap.wrap(text, width, break_on_hyphens=False, subsequent_indent="  ")
+
+
+def render_text(diff: Diff, base: str, *, color: bool = False, all_margins: bool = False) -> str:
+    """The changed values, then derived ones and the margins that shrank, in 100 columns.
+
+    Then added/removed names and a waterfall per changed startup.
+    """
     bold: Callable[[str], str] = (lambda s: click.style(s, bold=True)) if color else str
     title = f"timeoutc diff: {base} -> {WORKING_TREE}"
     if not diff.changed:
         return f"{title}: no changes to resolved values\n"
-    rows = [HEADERS, *(_cells(c) for c in diff.changes)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
-    right = {3, 4, 5}
+    selection = select(diff.changes, all_margins=all_margins)
+    rows = [HEADERS, *(_cells(c) for c in selection.changes)]
     lines = [bold(title), ""]
-    for number, row in enumerate(rows):
-        cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
+    for number, cells in enumerate(_table(rows, WIDTH)):
         if number == 0:
-            lines.append(bold("  ".join(cells).rstrip()))
+            lines.append(bold(GAP.join(cells).rstrip()))
         else:
             padding = cells[5][: len(cells[5]) - len(cells[5].lstrip())]
             cells[5] = padding + _style_change(cells[5].lstrip(), color)
-            lines.append("  ".join(cells).rstrip())
+            lines.append(GAP.join(cells).rstrip())
+    if selection.margins_left_out:
+        lines += ["", *_wrapped(margins_note(selection))]
     for title_text, names in _membership(diff):
-        lines += ["", f"{bold(title_text)}: {', '.join(names)}"]
+        lines += ["", *_wrapped(f"{bold(title_text)}: {', '.join(names)}")]
     for pair in diff.services:
         if startup_changed(pair):
             lines += ["", *waterfall(pair)]
     if _any_rounded(diff):
-        lines += ["", ROUNDED_NOTE]
+        lines += ["", *_wrapped(ROUNDED_NOTE)]
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +176,7 @@ def _md_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
-def render_markdown(diff: Diff, base: str) -> str:
+def render_markdown(diff: Diff, base: str, *, all_margins: bool = False) -> str:
     """A heading, the table, added/removed names, and a Mermaid gantt per changed startup."""
     lines = [
         "### timeoutc diff",
@@ -113,12 +192,15 @@ def render_markdown(diff: Diff, base: str) -> str:
         lines.append(f"**{title.capitalize()}:** {listed}  ")
     if _membership(diff):
         lines.append("")
+    selection = select(diff.changes, all_margins=all_margins)
     lines.append("| " + " | ".join(HEADERS) + " |")
     lines.append("| --- | --- | --- | ---: | ---: | ---: |")
-    for change in diff.changes:
+    for change in selection.changes:
         cells = [_md_cell(cell) for cell in _cells(change)]
         cells[2] = f"`{cells[2]}`" if change.section == "timeout" else cells[2]
         lines.append("| " + " | ".join(cells) + " |")
+    if selection.margins_left_out:
+        lines += ["", margins_note(selection).replace("--margins", "`--margins`")]
     if _any_rounded(diff):
         lines += ["", ROUNDED_NOTE]
     for pair in diff.services:
