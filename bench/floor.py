@@ -173,8 +173,6 @@ def env_file(ctx: dict[str, Any]) -> str:
 
 PY_HEAD = '''"""Timeouts of {service} in {environment}, in seconds, fixed at build time."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass

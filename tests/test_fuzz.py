@@ -228,5 +228,5 @@ def test_valid_profiles_always_build_and_check_clean(profile: dict[str, Any]) ->
         again = invoke("build", "--root", str(root))
         assert again == (
             0,
-            f"timeoutc: {files} files from 1 profiles: 0 written, 0 removed, {files} unchanged\n",
+            f"timeoutc: {files} files from 1 profile: 0 written, 0 removed, {files} unchanged\n",
         )
