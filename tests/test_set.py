@@ -295,6 +295,9 @@ def test_set_writes_several_key_value_pairs_together(run: Run, repo: Path) -> No
     alone = run("set", "base", *pairs[0], "--new", "--root", repo)
     assert alone.exit_code == 2  # one key alone leaves the service incomplete
     assert "service 'billing' has no request_timeout" in alone.stderr
+    assert "note: 'services.billing' is new: give it every required key in one command" in (
+        alone.stderr
+    )
     assert tree_bytes(repo) == before
     result = run("set", "base", *[word for pair in pairs for word in pair], "--new", "--root", repo)
     assert result.exit_code == 0, result.stderr

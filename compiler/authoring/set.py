@@ -75,6 +75,7 @@ class Edit:
     after: bytes
     assignments: tuple[Assignment, ...]
     notes: tuple[str, ...] = ()
+    new_services: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -135,7 +136,12 @@ def plan_edits(root: Path, requests: Sequence[SetRequest]) -> Edit:
         text, _, value = edit_profile(text, relative, target.path, build)
         notes.extend(_pin_notes(target.path, inherited, value, request))
         assignments.append(Assignment(target.path, _was(current, view, target.path), show(value)))
-    return Edit(file, relative, before, text, tuple(assignments), tuple(notes))
+    known = view.get("services")
+    new_services = sorted(
+        {p[1] for p in paths if len(p) > 1 and p[0] == "services"}
+        - set(known if isinstance(known, Mapping) else ())
+    )
+    return Edit(file, relative, before, text, tuple(assignments), tuple(notes), tuple(new_services))
 
 
 def _target(
@@ -303,7 +309,23 @@ def validate_edit(root: Path, edit: Edit) -> Compilation:
         try:
             return compile_repository(copy_root)
         except CompileError as exc:
-            raise CompileError([_on_disk(d, edit) for d in exc.diagnostics]) from None
+            found = [_on_disk(d, edit) for d in exc.diagnostics]
+            raise CompileError(found + list(_new_service_notes(edit, found))) from None
+
+
+def _new_service_notes(edit: Edit, found: Sequence[Diagnostic]) -> Iterator[Diagnostic]:
+    """How to give a new service that lacks required keys everything in one command."""
+    profile = Path(edit.relative).stem
+    for name in edit.new_services:
+        if not any(d.message.startswith(f"service '{name}' has no ") for d in found):
+            continue
+        message = (
+            f"'services.{name}' is new: give it every required key in one command, as "
+            f"several KEY.PATH VALUE pairs or as one mapping, e.g. timeoutc set {profile} "
+            f"services.{name} '{{image: ..., port: 8080, request_timeout: 60s, "
+            "health: {startup: /health, liveness: /health}}' --new"
+        )
+        yield Diagnostic(Mark(edit.relative), message, severity="note")
 
 
 def _on_disk(diagnostic: Diagnostic, edit: Edit) -> Diagnostic:
