@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile
 from compiler.pipeline.budgets import check_budgets
 from compiler.pipeline.collector import rare_collections
 from compiler.pipeline.load import Document, load_bytes, read_limited
-from compiler.pipeline.merge import extends_chain, is_abstract, merge_chain
+from compiler.pipeline.merge import Chains, Merger, is_abstract
 from compiler.pipeline.resolve import resolve_profile
 
 PROFILES_DIR = "profiles"
@@ -98,33 +99,52 @@ def load_profiles(root: Path) -> dict[str, Document]:
 
 def _errors_beside(documents: dict[str, Document], failed: set[str]) -> list[Diagnostic]:
     """The later-stage errors of profiles that loaded and extend none that failed to load."""
-
-    def reaches_failed(name: str | None) -> bool:
-        seen: set[str] = set()
-        while name in documents and name not in seen:
-            seen.add(name)
-            name = documents[name].data.get("extends")
-        return name in failed
-
+    reaches: dict[str, bool] = {}
+    for name in documents:
+        path: list[str] = []
+        current: Any = name
+        found = False
+        while current in documents and current not in reaches and current not in path:
+            path.append(current)
+            current = documents[current].data.get("extends")
+        found = reaches.get(current, current in failed)
+        reaches.update(dict.fromkeys(path, found))
     try:
-        resolve_all({n: d for n, d in documents.items() if not reaches_failed(n)})
+        resolve_all({n: d for n, d in documents.items() if not reaches[n]})
     except CompileError as exc:
         return list(exc.diagnostics)
     return []
 
 
 def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:
-    """Merge, resolve and budget-check every concrete profile; all errors at once."""
-    return gather(resolve_one(name, documents) for name in documents)
+    """Merge, resolve and budget-check every concrete profile; all errors at once.
+
+    Chains are checked once for all profiles and merged with memoization: linear in
+    the number of profiles, however long their `extends` chains.
+    """
+    chains = Chains(documents)
+    merger = Merger(documents, chains)
+    return gather(_resolve(name, documents, chains, merger) for name in documents)
 
 
 def resolve_one(name: str, documents: Mapping[str, Document]) -> Resolved:
     """`resolve_all` for one profile: the profile (None for a base, or on error), its errors."""
+    chains = Chains(documents)
+    errors = chains.errors_reaching(name)
+    if errors:
+        return None, errors
+    return _resolve(name, documents, chains, Merger(documents, chains))
+
+
+def _resolve(
+    name: str, documents: Mapping[str, Document], chains: Chains, merger: Merger
+) -> Resolved:
+    if name not in chains.whole:
+        return None, chains.errors.get(name, [])
+    if is_abstract(documents[name]):
+        return None, []
     try:
-        chain = extends_chain(name, documents)
-        if is_abstract(documents[name]):
-            return None, []
-        profile = resolve_profile(merge_chain(chain, documents))
+        profile = resolve_profile(merger.merged(name))
     except CompileError as exc:
         return None, list(exc.diagnostics)
     return profile, check_budgets(profile)
