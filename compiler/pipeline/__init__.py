@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from compiler.pipeline.resolve import resolve_profile
 PROFILES_DIR = "profiles"
 Resolved = tuple[Profile | None, list[Diagnostic]]
 PROFILE_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -38,20 +41,23 @@ def find_root(start: Path) -> Path | None:
 
 
 def profile_files(root: Path) -> dict[str, Path]:
-    """profiles/<name>.yaml by environment name; a badly named file is an error."""
+    """profiles/<name>.yaml by environment name. A file ending in a YAML extension of any
+    case that is not that (`prod.yml`, `prod.YAML`, a bad name), or a link to a file
+    outside the repository, is an error: every such file is loaded or reported."""
     folder = root / PROFILES_DIR
     try:
         entries = sorted(folder.iterdir())
     except OSError as exc:
         message = f"cannot read: {exc.strerror}"
         raise CompileError([Diagnostic(Mark(PROFILES_DIR), message)]) from None
+    inside = Path(os.path.realpath(root))
     found: dict[str, Path] = {}
     errors: list[Diagnostic] = []
     for entry in entries:
-        if entry.name.startswith(".") or entry.suffix not in (".yaml", ".yml"):
+        if entry.suffix.lower() not in YAML_SUFFIXES:
             continue
         where = Mark(f"{PROFILES_DIR}/{entry.name}")
-        if entry.suffix == ".yml":
+        if entry.suffix != ".yaml":
             errors.append(
                 Diagnostic(where, "profiles end in .yaml", f"rename it {entry.stem}.yaml")
             )
@@ -64,11 +70,31 @@ def profile_files(root: Path) -> dict[str, Path]:
                     "at most 30 characters",
                 )
             )
+        elif _leaves(entry, inside):
+            errors.append(
+                Diagnostic(
+                    where,
+                    "is a symbolic link to a file outside the repository; timeoutc reads "
+                    "nothing outside it",
+                    "copy the file into profiles/, or link to a file inside the repository",
+                )
+            )
         else:
             found[entry.stem] = entry
     if errors:
         raise CompileError(errors)
     return found
+
+
+def _leaves(entry: Path, inside: Path) -> bool:
+    """Whether `entry` resolves to a regular file outside the folder `inside` (a link
+    that loops, dangles or names a device is left to the reader to report)."""
+    target = Path(os.path.realpath(entry))
+    try:
+        regular = stat.S_ISREG(os.stat(target).st_mode)
+    except OSError:
+        return False
+    return regular and not target.is_relative_to(inside)
 
 
 def load_profiles(root: Path) -> dict[str, Document]:
@@ -124,7 +150,38 @@ def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:
     """
     chains = Chains(documents)
     merger = Merger(documents, chains)
-    return gather(_resolve(name, documents, chains, merger) for name in documents)
+    results = [_resolve(name, documents, chains, merger) for name in documents]
+    collisions = shared_cloud_run_names([p for p, _ in results if p is not None])
+    return gather([*results, (None, collisions)])
+
+
+def shared_cloud_run_names(profiles: list[Profile]) -> list[Diagnostic]:
+    """Two profiles that deploy one Cloud Run name into one project and region would
+    replace each other on every deploy: an error naming both profiles and the service."""
+    owners: dict[tuple[str, str | None, str], Profile] = {}
+    errors: list[Diagnostic] = []
+    for profile in profiles:
+        project, region = profile.platform.project, profile.platform.region
+        if project is None:  # no project: where it deploys is the deployer's choice
+            continue
+        for service in profile.services:
+            key = (project, region, service.cloud_run_name)
+            first = owners.setdefault(key, profile)
+            if first is profile:
+                continue
+            mark = service.marks["service"]
+            where = mark if mark.path == profile.path else Mark(profile.path)
+            place = f"project '{project}'" + (f", region '{region}'" if region else "")
+            errors.append(
+                Diagnostic(
+                    where,
+                    f"profiles '{first.name}' and '{profile.name}' both deploy Cloud Run "
+                    f"service '{service.cloud_run_name}' into {place}: each deploy would "
+                    "replace the other",
+                    "give one of them another platform.service_name, project or region",
+                )
+            )
+    return errors
 
 
 def resolve_one(name: str, documents: Mapping[str, Document]) -> Resolved:
