@@ -30,7 +30,7 @@ def _shown(text: str) -> str:
     """`text` for a message, cut short: a rejected value may be a megabyte long."""
     if len(text) <= _SHOWN:
         return text
-    return f"{text[:_SHOWN]}... ({len(text) - _SHOWN} more characters)"
+    return f"{text[:20]}...{text[-12:]} ({len(text)} characters)"
 
 
 def _split(number: str) -> tuple[str, str]:

@@ -46,14 +46,17 @@ def profile_files(root: Path) -> dict[str, Path]:
     outside the repository, is an error: every such file is loaded or reported."""
     folder = root / PROFILES_DIR
     try:
-        entries = sorted(folder.iterdir())
+        with os.scandir(folder) as listing:
+            links = {e.name: _is_link(e) for e in listing}
     except OSError as exc:
         message = f"cannot read: {exc.strerror}"
         raise CompileError([Diagnostic(Mark(PROFILES_DIR), message)]) from None
     inside = Path(os.path.realpath(root))
+    folder_inside = Path(os.path.realpath(folder)).is_relative_to(inside)
     found: dict[str, Path] = {}
     errors: list[Diagnostic] = []
-    for entry in entries:
+    for name in sorted(links):
+        entry = folder / name
         if entry.suffix.lower() not in YAML_SUFFIXES:
             continue
         where = Mark(f"{PROFILES_DIR}/{entry.name}")
@@ -70,7 +73,7 @@ def profile_files(root: Path) -> dict[str, Path]:
                     "at most 30 characters",
                 )
             )
-        elif _leaves(entry, inside):
+        elif (links[name] or not folder_inside) and _leaves(entry, inside):
             errors.append(
                 Diagnostic(
                     where,
@@ -84,6 +87,13 @@ def profile_files(root: Path) -> dict[str, Path]:
     if errors:
         raise CompileError(errors)
     return found
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
 
 
 def _leaves(entry: Path, inside: Path) -> bool:
