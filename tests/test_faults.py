@@ -24,7 +24,7 @@ import pytest
 
 from compiler.pipeline import compile_repository
 from compiler.pipeline.emit import TEMP_SUFFIX
-from tests.conftest import REPO, Run, tree_bytes
+from tests.conftest import REPO, Result, Run, tree_bytes
 
 SERVICES = 200
 TIMEOUT = 60.0  # a subprocess that outlives this has hung
@@ -459,10 +459,11 @@ def test_a_folder_in_place_of_the_last_output_changes_nothing(built: Path, run: 
     assert run("check", "--root", built).exit_code == 0
 
 
-@pytest.mark.parametrize("failing", [1, 5, 12])
-def test_a_rename_that_fails_puts_back_what_was_replaced(
-    failing: int, built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _build_failing_rename(
+    root: Path, run: Run, monkeypatch: pytest.MonkeyPatch, failing: int
+) -> tuple[Result, str]:
+    """`build` with the `failing`-th rename refused by the kernel (EIO); (result, that
+    rename's destination relative to root)."""
     real_replace = os.replace
     calls: list[str] = []
 
@@ -472,11 +473,18 @@ def test_a_rename_that_fails_puts_back_what_was_replaced(
             raise OSError(errno.EIO, os.strerror(errno.EIO))
         real_replace(source, destination)
 
-    before = tree_bytes(built / "out")
     with monkeypatch.context() as patch:
         patch.setattr(os, "replace", replace)
-        result = run("build", "--root", built)
-    shown = Path(calls[failing - 1]).relative_to(built).as_posix()
+        result = run("build", "--root", root)
+    return result, Path(calls[failing - 1]).relative_to(root).as_posix()
+
+
+@pytest.mark.parametrize("failing", [1, 5, 12])
+def test_a_rename_that_fails_puts_back_what_was_replaced(
+    failing: int, built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = tree_bytes(built / "out")
+    result, shown = _build_failing_rename(built, run, monkeypatch, failing)
     assert result.exit_code == 2
     assert result.stderr == (
         f"{shown}: error: cannot write: Input/output error; nothing was changed\n"
@@ -495,19 +503,9 @@ def test_a_rename_that_fails_removes_the_new_files_and_folders(
         ),
         encoding="utf-8",
     )
-    real_replace = os.replace
-    calls: list[str] = []
-
-    def replace(source: Any, destination: Any) -> None:
-        calls.append(os.fspath(destination))
-        if len(calls) == 16:  # the last file of the build: 4 services x 4 files
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        real_replace(source, destination)
-
     before = tree_bytes(built / "out")
-    with monkeypatch.context() as patch:
-        patch.setattr(os, "replace", replace)
-        result = run("build", "--root", built)
+    # the last file of the build: 4 services x 4 files
+    result, _ = _build_failing_rename(built, run, monkeypatch, 16)
     assert result.exit_code == 2, result.stderr
     assert result.stderr == (
         "out/prod/svc-aaa/timeouts.py: error: cannot write: Input/output error; "
@@ -529,7 +527,7 @@ def test_files_and_folders_are_durable_before_they_are_published(
     built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """syncfs(2) of out/'s file system before the first rename and after the last."""
-    from compiler.pipeline import emit
+    from compiler.pipeline import publish
 
     events: list[str] = []
     real_replace = os.replace
@@ -545,7 +543,7 @@ def test_files_and_folders_are_durable_before_they_are_published(
 
     with monkeypatch.context() as patch:
         patch.setattr(os, "replace", replace)
-        patch.setattr(emit, "_SYNCFS", syncfs)
+        patch.setattr(publish, "_SYNCFS", syncfs)
         assert run("build", "--root", built).exit_code == 0
     assert events[0] == "sync" and events[-1] == "sync"
     assert events[1:-1] == ["replace"] * (len(events) - 2) and len(events) > 2
@@ -554,7 +552,7 @@ def test_files_and_folders_are_durable_before_they_are_published(
 def test_without_syncfs_every_file_and_folder_is_fsynced_before_the_rename(
     built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from compiler.pipeline import emit
+    from compiler.pipeline import publish
 
     synced: set[str] = set()
     renamed_unsynced: list[str] = []
@@ -572,7 +570,7 @@ def test_without_syncfs_every_file_and_folder_is_fsynced_before_the_rename(
     with monkeypatch.context() as patch:
         patch.setattr(os, "replace", replace)
         patch.setattr(os, "fsync", fsync)
-        patch.setattr(emit, "_SYNCFS", None)
+        patch.setattr(publish, "_SYNCFS", None)
         assert run("build", "--root", built).exit_code == 0
     assert renamed_unsynced == []
     assert synced

@@ -62,7 +62,7 @@ def reports_errors(command: F) -> F:
             click.echo("timeoutc: error: input nested too deeply", err=True)
             code = EXIT_INVALID
         except KeyboardInterrupt as exc:  # Ctrl-C; a build says whether out/ changed
-            from compiler.pipeline.emit import Interrupted
+            from compiler.pipeline.publish import Interrupted
 
             name = signal.Signals(exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
             after = "; nothing was changed" if isinstance(exc, Interrupted) else ""
@@ -87,14 +87,8 @@ def reports_errors(command: F) -> F:
 def build_repository(repo: Path) -> None:
     """Compile `repo` and write its out/ (shared by build, set --build and init)."""
     from compiler.pipeline import compile_repository
-    from compiler.pipeline.emit import (
-        compare,
-        interruptible,
-        locked,
-        read_out,
-        remove_stale_temps,
-        write,
-    )
+    from compiler.pipeline.emit import compare, locked, read_out, remove_stale_temps, write
+    from compiler.pipeline.publish import interruptible
 
     with interruptible() as guard:  # a signal raises Interrupted; out/ stays as it was
         compilation = compile_repository(repo)
