@@ -487,5 +487,11 @@ def test_two_profiles_deploying_one_cloud_run_name_is_an_error(repo: Path, run: 
     ) in lines, result.stderr
     assert all("profiles 'qa' and 'sandbox' both deploy" in line for line in lines)
     assert tree_bytes(repo / "out") == before
+    renamed = shared.replace('"{service}"', '"{service}-api"')
+    write_profile(repo, "qa", renamed)
+    write_profile(repo, "sandbox", renamed)
+    result = run("build", "--root", repo)
+    assert result.exit_code == 2
+    assert "Cloud Run service 'netra-backend-api' (service 'netra-backend') into" in result.stderr
     write_profile(repo, "sandbox", shared.replace("acme-qa", "acme-sandbox"))
     assert run("build", "--root", repo).exit_code == 0

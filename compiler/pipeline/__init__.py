@@ -168,25 +168,29 @@ def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:
 def shared_cloud_run_names(profiles: list[Profile]) -> list[Diagnostic]:
     """Two profiles that deploy one Cloud Run name into one project and region would
     replace each other on every deploy: an error naming both profiles and the service."""
-    owners: dict[tuple[str, str | None, str], Profile] = {}
+    owners: dict[tuple[str, str | None, str], tuple[Profile, str]] = {}
     errors: list[Diagnostic] = []
     for profile in profiles:
         project, region = profile.platform.project, profile.platform.region
         if project is None:  # no project: where it deploys is the deployer's choice
             continue
         for service in profile.services:
-            key = (project, region, service.cloud_run_name)
-            first = owners.setdefault(key, profile)
+            name = service.cloud_run_name
+            first, first_service = owners.setdefault(
+                (project, region, name), (profile, service.name)
+            )
             if first is profile:
                 continue
             mark = service.marks["service"]
             where = mark if mark.path == profile.path else Mark(profile.path)
             place = f"project '{project}'" + (f", region '{region}'" if region else "")
+            keys = sorted({first_service, service.name} - {name})
+            named = f" (service {' and '.join(map(repr, keys))})" if keys else ""
             errors.append(
                 Diagnostic(
                     where,
                     f"profiles '{first.name}' and '{profile.name}' both deploy Cloud Run "
-                    f"service '{service.cloud_run_name}' into {place}: each deploy would "
+                    f"service '{name}'{named} into {place}: each deploy would "
                     "replace the other",
                     "give one of them another platform.service_name, project or region",
                 )
