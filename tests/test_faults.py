@@ -383,7 +383,9 @@ def _temporaries(root: Path) -> list[str]:
     return sorted(p.name for p in (root / "out").rglob("*") if p.name.endswith(TEMP_SUFFIX))
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_an_interrupted_build_removes_its_temporaries_and_changes_nothing(
     signum: int, code: int, old_and_new: tuple[Path, dict[str, bytes]], run: Run
 ) -> None:
