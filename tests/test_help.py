@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from pathlib import Path
 
 import click
@@ -66,6 +67,8 @@ def test_help_ends_with_the_environment_variables_and_exit_codes(run: Run) -> No
         assert re.search(rf"^\s+{code}\s", codes, re.M), code
     for code in (runner.EXIT_INTERNAL, runner.EXIT_BROKEN_PIPE):
         assert re.search(rf"^\s+{code}\s", codes, re.M), code
+    for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):  # 128 + the signal
+        assert f"{128 + signum}" in codes and signal.Signals(signum).name in codes
 
 
 def test_the_variable_finder_finds_what_it_should() -> None:

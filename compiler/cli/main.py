@@ -20,6 +20,9 @@ EPILOG = """\b
 Environment variables:
   NO_COLOR            set and not empty: no colour in diff's terminal output
   TIMEOUTC_DEBUG      1: an internal error shows its traceback
+  TIMEOUTC_TEMPLATE_SECONDS
+                      seconds all template renders of a build may take
+                      (default 5, at most 3600)
   _TIMEOUTC_COMPLETE  bash_source, zsh_source or fish_source: print the shell
                       completion script (see the README)
 
@@ -29,6 +32,7 @@ Exit codes:
   1    check: out/ is stale; diff --exit-code: values changed
   2    invalid input or usage (path:line:col: error: message); nothing written
   70   internal error (a bug in timeoutc; TIMEOUTC_DEBUG=1 shows where)
+  129  interrupted by SIGHUP, 130 by SIGINT (Ctrl-C), 143 by SIGTERM
   141  the output pipe was closed early (e.g. | head)
 """
 
