@@ -18,6 +18,7 @@ from compiler import cloudrun
 from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark, did_you_mean
 from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
 from compiler.pipeline.load import Document, read_limited
+from compiler.pipeline.schema_verdict import known_valid
 
 YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off"})
 
@@ -70,6 +71,9 @@ def _is_request_timeout(instance: object) -> bool:
     if ms > cloudrun.MAX_REQUEST_TIMEOUT_S * 1000:
         raise DurationError(f"request_timeout '{instance}' is above Cloud Run's limit of 3600s")
     return True
+
+
+FORMAT_CHECKS = {"duration": _is_duration, "request-timeout": _is_request_timeout}
 
 
 def read_schema(root: FsPath) -> dict[str, Any]:
@@ -160,7 +164,13 @@ def validate_document(document: Document, validator: Draft202012Validator) -> li
 
 
 def raise_for_schema(document: Document, validator: Draft202012Validator) -> None:
-    """Raise `CompileError` when `document` breaks the schema."""
+    """Raise `CompileError` when `document` breaks the schema.
+
+    jsonschema-rs decides first (`schema_verdict`); python-jsonschema runs only on a
+    document that it does not call valid, and then decides and words every error.
+    """
+    if known_valid(document.data, validator.schema, FORMAT_CHECKS):
+        return
     try:
         errors = validate_document(document, validator)
     except CompileError:
