@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +26,7 @@ from compiler.pipeline.schema import (
     validator_for,
     validators_for,
 )
-from compiler.pipeline.schema_verdict import comparable, compiled, known_valid
+from compiler.pipeline.schema_verdict import comparable, compiled, known_valid, meta_valid
 
 TESTS = Path(__file__).resolve().parent
 SCHEMA = read_schema_file(REPO / "schemas" / "profile.schema.json")
@@ -165,3 +167,30 @@ def test_a_schema_with_a_remote_ref_is_decided_by_python_jsonschema() -> None:
     schema = {"$ref": "https://example.invalid/profile.json"}
     assert not known_valid({}, schema, FORMAT_CHECKS)
     assert not known_valid({}, json.loads("true"), FORMAT_CHECKS)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "strin"},
+        {"properties": {"name": {"pattern": "\\p{L}+"}}},  # ECMA-262 reads it; Python's re does not
+        {"patternProperties": {"((": {}}},
+        {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"},
+    ],
+)
+def test_a_schema_the_fast_check_is_unsure_of_goes_to_check_schema(schema: dict[str, Any]) -> None:
+    assert not meta_valid(schema, FORMAT_CHECKS)
+
+
+def test_the_shipped_schema_passes_the_fast_check() -> None:
+    assert meta_valid(SCHEMA, FORMAT_CHECKS)
+
+
+def test_checking_a_valid_repository_never_imports_python_jsonschema() -> None:
+    probe = (
+        "import sys; from compiler.cli import main; sys.argv = ['timeoutc', 'check'];\n"
+        "try: main()\nexcept SystemExit as exc: code = exc.code\n"
+        "sys.exit(10 + code if 'jsonschema' in sys.modules else code)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True)
+    assert result.returncode == 0, result.stderr

@@ -23,6 +23,7 @@ left to python-jsonschema alone.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from functools import cache
@@ -46,6 +47,48 @@ def known_valid(
         return bool(validator.is_valid(instance))
     except Exception:  # a value it cannot take (an integer beyond its range): ask the other
         return False
+
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+
+def meta_valid(schema: Any, formats: Mapping[str, FormatCheck]) -> bool:
+    """True only when `schema` is certainly a valid Draft 2020-12 schema, as python-jsonschema's
+    `check_schema` would find it: the meta-schema holds (jsonschema-rs), every regular
+    expression compiles in Python too, and jsonschema-rs can validate with it."""
+    if not isinstance(schema, dict) or schema.get("$schema", DRAFT_2020_12) != DRAFT_2020_12:
+        return False
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return False
+    try:
+        if not jsonschema_rs.meta.is_valid(schema):
+            return False
+    except Exception:
+        return False
+    return _regexes_compile(schema) and compiled(schema, formats) is not None
+
+
+def _regexes_compile(schema: Any) -> bool:
+    """Every `pattern` and `patternProperties` key compiles with Python's `re`."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found = [node.get("pattern")]
+            if isinstance(node.get("patternProperties"), dict):
+                found += list(node["patternProperties"])
+            for pattern in found:
+                if isinstance(pattern, str):
+                    try:
+                        re.compile(pattern)
+                    except (re.error, RecursionError, OverflowError):
+                        return False
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
 
 
 def compiled(schema: Mapping[str, Any], formats: Mapping[str, FormatCheck]) -> Any:
