@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.diagnostics import CompileError
 from compiler.durations import scale_ms
+from compiler.pipeline.collector import ALLOCATIONS_PER_COLLECTION, rare_collections
 from compiler.pipeline.emit import read_out
 from compiler.pipeline.readback import load_yaml
 from compiler.pipeline.sandbox import MemoizedSandbox
@@ -187,6 +189,23 @@ def test_a_subclass_with_its_own_verdict_is_not_memoized() -> None:
     assert env.getattr(thing, "name") == "thing"
     thing.name = "hidden-by-value"
     assert isinstance(env.getattr(thing, "name"), jinja2.Undefined)
+
+
+def test_rare_collections_restores_the_threshold() -> None:
+    before = gc.get_threshold()
+    with rare_collections():
+        assert gc.get_threshold()[0] == max(before[0], ALLOCATIONS_PER_COLLECTION)
+    assert gc.get_threshold() == before
+
+
+def test_rare_collections_keeps_automatic_collection_off() -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(0)
+    try:
+        with rare_collections():
+            assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
 
 
 FACTORS = st.fractions(min_value=Fraction(1, 10**6), max_value=100)

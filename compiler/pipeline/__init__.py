@@ -10,6 +10,7 @@ from pathlib import Path
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile
 from compiler.pipeline.budgets import check_budgets
+from compiler.pipeline.collector import rare_collections
 from compiler.pipeline.load import Document, load_bytes, read_limited
 from compiler.pipeline.merge import extends_chain, is_abstract, merge_chain
 from compiler.pipeline.resolve import resolve_profile
@@ -151,6 +152,7 @@ def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
 
 def compile_repository(root: Path, *, render: bool = True) -> Compilation:
     """Run the whole pipeline on the repository at `root`."""
-    profiles = resolve_all(load_profiles(root))
-    outputs = render_all(root, profiles) if render else {}
+    with rare_collections():
+        profiles = resolve_all(load_profiles(root))
+        outputs = render_all(root, profiles) if render else {}
     return Compilation(profiles, outputs)
