@@ -52,7 +52,8 @@ PEERS_CHECK = "peers' job: check"
 PKL = "peers' job: Pkl"
 BASELINES = (FLOOR, CLICK, ALL_FIVE)
 PEERS_ROWS = (PEERS_FLOOR, PEERS_BUILD, PEERS_CHECK, PKL)
-MEMORY_LIMIT_MB = 200
+MEMORY_LIMIT_MB = 200  # timeoutc's target; the baselines and Pkl have none
+NOT_TIMEOUTC = frozenset({FLOOR, FLOOR_CHECK, CLICK, ALL_FIVE, PEERS_FLOOR, PKL})
 IMPORT_ALL = "import yaml, jinja2, jsonschema, click, ruamel.yaml"
 Env = tuple[tuple[str, str], ...]
 
@@ -325,7 +326,7 @@ def table(results: Results, *, full: bool) -> list[str]:
         ratios = [_ratio(median, results.median(b)) if b in results.samples else "-" for b in bases]
         peak = results.peak_mb(name)
         target = _target(name, results)
-        if peak >= MEMORY_LIMIT_MB:
+        if peak >= MEMORY_LIMIT_MB and name not in NOT_TIMEOUTC:
             target = f"{target}; peak memory over {MEMORY_LIMIT_MB} MB".lstrip("; ")
         row = [name, f"{median:.3f} s", *ratios, f"{peak:.0f}", target]
         lines.append("| " + " | ".join(row) + " |")

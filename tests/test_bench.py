@@ -177,12 +177,15 @@ def test_a_target_names_what_it_is_compared_with() -> None:
             runner.PEERS_FLOOR: [runner.Sample(1.0, 10)],
             runner.PEERS_BUILD: [runner.Sample(2.4, 10)],
             runner.PEERS_CHECK: [runner.Sample(2.6, 10)],
+            runner.PKL: [runner.Sample(1.5, 500)],
         }
     )
     assert runner._target(runner.PEERS_BUILD, results) == "<= 2.5x floor: met"
     assert runner._target(runner.PEERS_CHECK, results) == "<= 2.5x floor: MISSED"
     assert runner._target(runner.BUILD, results) == ""  # its floor was not measured
-    assert "| 2.400 s | 2.40x |" in "\n".join(runner.table(results, full=False))
+    rows = runner.table(results, full=False)
+    assert "| 2.400 s | 2.40x |" in "\n".join(rows)
+    assert rows[-1] == f"| {runner.PKL} | 1.500 s | 1.50x | 500 |  |"  # no memory target
 
 
 def test_the_pkl_modules_say_what_each_profile_says(peers_repo: Path) -> None:
