@@ -4,7 +4,8 @@
 
 Every command runs in its own process, round after round in a shuffled order
 (interleaved, so that a noisy neighbour slows all of them alike); the table gives the
-median wall time of each, its ratio to the baselines measured in the same rounds, and
+median wall time of each, its ratio to the baselines measured in the same rounds, its
+median CPU time (user + system, from `wait4`: less sensitive to a busy machine) and
 its peak resident memory (GNU time's %M of the command, else the child's `ru_maxrss`).
 timeoutc runs from a snapshot of compiler/ taken at the start (or at --commit). Every
 run is cold: no TIMEOUTC_* variable and an empty cache folder (XDG_CACHE_HOME). Two
@@ -75,6 +76,7 @@ class Sample:
 
     seconds: float
     peak_mb: float
+    cpu_seconds: float = 0.0  # user + system time of the command (less sensitive to load)
 
 
 @dataclass
@@ -86,6 +88,10 @@ class Results:
     def median(self, name: str) -> float:
         """Median wall time of `name`, in seconds."""
         return statistics.median(s.seconds for s in self.samples[name])
+
+    def cpu_median(self, name: str) -> float:
+        """Median CPU time (user + system) of `name`, in seconds."""
+        return statistics.median(s.cpu_seconds for s in self.samples[name])
 
     def peak_mb(self, name: str) -> float:
         """The largest peak resident memory of `name` over its runs."""
@@ -163,7 +169,7 @@ def measure(case: Case) -> Sample:
             f"bench: {case.name}: exit {child.returncode}, expected {case.exit_code}: "
             f"{' '.join(case.argv)}\n{shown.stderr[-2000:]}"
         )
-    return Sample(elapsed, peak_kb / 1024)
+    return Sample(elapsed, peak_kb / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def environment(case: Case) -> dict[str, str]:
@@ -318,7 +324,7 @@ def table(results: Results, *, full: bool) -> list[str]:
     """The markdown table of one set of rounds."""
     baselines = BASELINES if full else (FLOOR,)
     head = ["command", "median", "vs its floor", *(f"vs {b}" for b in baselines[1:])]
-    head += ["peak MB", "target"]
+    head += ["CPU", "CPU vs its floor", "peak MB", "target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in results.samples:
         median = results.median(name)
@@ -328,7 +334,11 @@ def table(results: Results, *, full: bool) -> list[str]:
         target = _target(name, results)
         if peak >= MEMORY_LIMIT_MB and name not in NOT_TIMEOUTC:
             target = f"{target}; peak memory over {MEMORY_LIMIT_MB} MB".lstrip("; ")
-        row = [name, f"{median:.3f} s", *ratios, f"{peak:.0f}", target]
+        cpu = results.cpu_median(name)
+        cpu_ratio = (
+            _ratio(cpu, results.cpu_median(bases[0])) if bases[0] in results.samples else "-"
+        )
+        row = [name, f"{median:.3f} s", *ratios, f"{cpu:.2f} s", cpu_ratio, f"{peak:.0f}", target]
         lines.append("| " + " | ".join(row) + " |")
     return lines
 

@@ -174,18 +174,18 @@ def test_every_run_is_cold_no_timeoutc_variable_reaches_it(
 def test_a_target_names_what_it_is_compared_with() -> None:
     results = runner.Results(
         {
-            runner.PEERS_FLOOR: [runner.Sample(1.0, 10)],
-            runner.PEERS_BUILD: [runner.Sample(2.4, 10)],
-            runner.PEERS_CHECK: [runner.Sample(2.6, 10)],
-            runner.PKL: [runner.Sample(1.5, 500)],
+            runner.PEERS_FLOOR: [runner.Sample(1.0, 10, 0.5)],
+            runner.PEERS_BUILD: [runner.Sample(2.4, 10, 1.0)],
+            runner.PEERS_CHECK: [runner.Sample(2.6, 10, 1.0)],
+            runner.PKL: [runner.Sample(1.5, 500, 3.0)],
         }
     )
     assert runner._target(runner.PEERS_BUILD, results) == "<= 2.5x floor: met"
     assert runner._target(runner.PEERS_CHECK, results) == "<= 2.5x floor: MISSED"
     assert runner._target(runner.BUILD, results) == ""  # its floor was not measured
     rows = runner.table(results, full=False)
-    assert "| 2.400 s | 2.40x |" in "\n".join(rows)
-    assert rows[-1] == f"| {runner.PKL} | 1.500 s | 1.50x | 500 |  |"  # no memory target
+    assert f"| {runner.PEERS_BUILD} | 2.400 s | 2.40x | 1.00 s | 2.00x | 10 |" in "\n".join(rows)
+    assert rows[-1] == f"| {runner.PKL} | 1.500 s | 1.50x | 3.00 s | 6.00x | 500 |  |"
 
 
 def test_the_pkl_modules_say_what_each_profile_says(peers_repo: Path) -> None:
