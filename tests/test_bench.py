@@ -127,7 +127,7 @@ def test_runner_prints_every_row_at_a_tiny_size(tmp_path: Path) -> None:
             assert f"| {name} | " in text
     assert f"| {runner.PKL} | " not in text
     assert "<= 2.5x floor: " in text and "<= 1.5x floor: " in text
-    assert "TIMEOUTC_NO_CACHE" not in text and "memo" not in text
+    assert "memo" not in text and "one process\" sets" not in text
     assert "| command | S=2 | S=3 | growth (target <= " in text
     assert "On disk (" in text
     assert "<= 3x floor: " in text
@@ -164,7 +164,7 @@ def test_the_peers_job_renders_only_the_cloud_run_file(peers_repo: Path, run: Ru
 def test_every_run_is_cold_no_timeoutc_variable_reaches_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("TIMEOUTC_NO_CACHE", "1")
+    monkeypatch.setenv("TIMEOUTC_DEBUG", "1")
     probe = "import os, sys; sys.exit(any(k.startswith('TIMEOUTC_') for k in os.environ))"
     assert runner.measure(runner.Case("cold", (sys.executable, "-c", probe))).seconds > 0
     _argv, env = runner.installed_tool().run("--version", cache=tmp_path)
