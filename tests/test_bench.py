@@ -127,7 +127,7 @@ def test_runner_prints_every_row_at_a_tiny_size(tmp_path: Path) -> None:
             assert f"| {name} | " in text
     assert f"| {runner.PKL} | " not in text
     assert "<= 2.5x floor: " in text and "<= 1.5x floor: " in text
-    assert "memo" not in text and "one process\" sets" not in text
+    assert "memo" not in text and 'one process" sets' not in text
     assert "| command | S=2 | S=3 | growth (target <= " in text
     assert "On disk (" in text
     assert "<= 3x floor: " in text
