@@ -83,7 +83,8 @@ def test_check_annotates_stale_outputs_and_invalid_profiles(repo: Path, run: Run
     stale = run("check", "--format", "github", "--root", repo)
     assert stale.exit_code == 1
     assert (
-        "::error file=out/staging/auth-service/timeouts.env,title=timeoutc::stale: " in stale.stdout
+        "::error file=out/staging/auth-service/timeouts.env,title=timeoutc::hand-edited: "
+        in stale.stdout
     )
     edit(repo, "staging", "safety_margin: 1.1", "safety_margin: 0")
     invalid = run("check", "--format", "github", "--root", repo)
