@@ -7,6 +7,7 @@ that opens documents, collects their diagnostics and asks for hovers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -47,7 +48,8 @@ class LanguageServer:
         self.responses: dict[int, Any] = {}
         self.diagnostics: dict[str, list[dict[str, Any]]] = {}
         self.lock = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         self.request("initialize", {"processId": os.getpid(), "rootUri": root.as_uri(),
                                     "capabilities": {"textDocument": {"hover": {
                                         "contentFormat": ["markdown", "plaintext"]}}}})  # fmt: skip
@@ -131,6 +133,7 @@ class LanguageServer:
         return str(contents["value"] if isinstance(contents, dict) else contents)
 
     def close(self) -> None:
+        """Shut the server down (or kill it) and close its pipes."""
         try:
             self.request("shutdown", {})
             self.notify("exit", {})
@@ -138,6 +141,11 @@ class LanguageServer:
         except (TimeoutError, OSError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
+        self.reader.join(timeout=10)  # it ends at the end of the server's output
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 def install_folder() -> Path:

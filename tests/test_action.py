@@ -74,6 +74,12 @@ def test_the_workflow_is_checkout_then_the_action_at_this_version() -> None:
     assert yaml.safe_load(readme_workflow()) == load(WORKFLOW)  # the README's, as is
 
 
+def test_the_readme_of_an_init_repository_shows_the_same_workflow() -> None:
+    text = (REPO / "compiler" / "data" / "scaffold" / "README.md").read_text(encoding="utf-8")
+    block = text.split("## CI\n", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert yaml.safe_load(block) == load(WORKFLOW)
+
+
 def test_the_action_has_its_inputs_and_keeps_contexts_out_of_scripts() -> None:
     action = load(ACTION)
     assert action["runs"]["using"] == "composite"
