@@ -281,6 +281,21 @@ def test_the_grpc_example_is_a_valid_service_config(with_examples: Path) -> None
     assert database["retryPolicy"]["initialBackoff"] == "0.500s"  # backoff: 500ms
 
 
+def test_grpc_itself_accepts_the_grpc_example(with_examples: Path) -> None:
+    """A channel made with each config; gRPC refuses an invalid one (INVALID_ARGUMENT) before
+    it connects, so a call to a closed loopback port must fail as UNAVAILABLE instead."""
+    grpc = pytest.importorskip("grpc")
+    for path in sorted(with_examples.glob("out/*/*/grpc_service_config.json")):
+        config = path.read_text(encoding="utf-8")
+        service = json.loads(config)["methodConfig"][0]["name"][0]["service"]
+        options = [("grpc.service_config", config), ("grpc.enable_retries", 1)]
+        with grpc.insecure_channel("127.0.0.1:9", options=options) as channel:
+            call = channel.unary_unary(f"/{service}/Get")
+            with pytest.raises(grpc.RpcError) as failure:
+                call(b"", timeout=2)
+        assert failure.value.code() == grpc.StatusCode.UNAVAILABLE, failure.value.details()
+
+
 def test_the_kubernetes_example_is_a_valid_deployment(with_examples: Path) -> None:
     kubernetes_validate = pytest.importorskip("kubernetes_validate")
     paths = sorted(with_examples.glob("out/*/*/deployment.yaml"))
