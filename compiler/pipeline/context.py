@@ -91,6 +91,9 @@ def typing_text(annotation: Any) -> str:
     return f"{origin.__name__}[{inner}]"
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 class ModelUndefined(jinja2.StrictUndefined):
     """StrictUndefined whose message names what does exist on the object asked."""
 
@@ -123,6 +126,8 @@ class ModelUndefined(jinja2.StrictUndefined):
 def finalize(value: object) -> object:
     """Every `{{ ... }}` passes here: a model object without text of its own (a `Mark`
     reads `path:line:col`) is an error, not its repr."""
+    if type(value) in _PLAIN:  # nearly every value: no further look
+        return value
     if _is_model_object(value) and type(value).__str__ is object.__str__:
         raise jinja2.TemplateRuntimeError(_not_text(value))
     return value
