@@ -19,13 +19,21 @@ from pathlib import Path
 from typing import Any
 
 VERSION = "1.25.0"
+NODE_MAJOR = 18  # the oldest node yaml-language-server 1.25 runs on
 TIMEOUT_S = 60.0
+
+
+def node_major(node: str) -> int:
+    """The major version of `node` (`v20.11.1` -> 20), 0 when it does not say."""
+    done = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+    head = done.stdout.strip().lstrip("v").split(".")[0]
+    return int(head) if head.isdigit() else 0
 
 
 def install(folder: Path) -> Path | None:
     """`npm install yaml-language-server@VERSION` into `folder`; its entry point, or None."""
     node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
+    if node is None or npm is None or node_major(node) < NODE_MAJOR:
         return None
     result = subprocess.run(
         [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder),
