@@ -1,7 +1,8 @@
 """Compare rendered outputs with out/, and write them: atomically, only when bytes changed.
 
-out/ belongs to the compiler, but only the files that carry its header: a file without
-it is never overwritten or deleted. Nothing is written through a symbolic link.
+out/ belongs to the compiler, but only the files that carry its header (or, in a format
+without comments, that its manifest lists: see manifest.py); any other file is never
+overwritten or deleted. Nothing is written through a symbolic link.
 """
 
 from __future__ import annotations
