@@ -142,7 +142,7 @@ def test_diagnostics_for_a_misspelt_key_a_bad_duration_and_a_wrong_type(
         ("max_timeout", "Cap for each scaled timeout", "A decimal number followed by a unit"),
         ("backoff", "Wait between retries", "A decimal number followed by a unit"),
         ("fixed", "The exact duration used for this timeout", "A decimal number followed by"),
-        ("timeout_multiplier", "Factor applied to every plain", "A number greater than 0"),
+        ("timeout_multiplier", "Factor applied to every plain", "A number from 0.000001 to 100"),
     ],
 )
 def test_hover_shows_the_key_then_its_type(

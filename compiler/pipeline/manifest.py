@@ -14,12 +14,20 @@ import errno
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
-from compiler.pipeline.emit import MANIFEST, Change, compare, is_generated, read_out, write
+from compiler.pipeline.emit import (
+    MANIFEST,
+    Change,
+    compare,
+    is_generated,
+    is_temporary,
+    read_out,
+    write,
+)
 
 MANIFEST_FORMAT = 1
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -78,7 +86,7 @@ def read_manifest(root: Path) -> bytes | None:
 
 def classify(change: Change, recorded: Mapping[str, str] | None) -> Change:
     """`change` with its kind decided by the header and the manifest, as explained above."""
-    if change.old is None:
+    if change.old is None or is_temporary(change.path):  # a killed build's leftover: extra
         return change
     listed = recorded is not None and change.path in recorded
     unchanged = listed and recorded is not None and recorded[change.path] == digest(change.old)
@@ -122,9 +130,7 @@ def plan(root: Path, outputs: Mapping[str, bytes]) -> Plan:
     return Plan(changes, manifest)
 
 
-def apply(root: Path, planned: Plan) -> None:
-    """Write the outputs, then the manifest: a build stopped between them leaves a manifest
-    that only makes the next `check` report it as stale."""
-    write(root, planned.outputs)
-    if planned.manifest is not None:
-        write(root, [planned.manifest])
+def apply(root: Path, planned: Plan, written: Callable[[], None] | None = None) -> None:
+    """Write the outputs and the manifest, all or nothing (`emit.write`); the manifest goes
+    last, so that even a build killed past all rollback leaves it listing what it did."""
+    write(root, [*planned.outputs, *([planned.manifest] if planned.manifest else [])], written)
