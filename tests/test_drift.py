@@ -1,0 +1,496 @@
+"""`timeoutc drift`: deployed Cloud Run services against out/, by meaning.
+
+Exports are built the way Cloud Run builds them: our own out/ service.yaml plus what the
+server adds (a numeric namespace, timestamps, client annotations, a revision name and
+nonce, a container name, resources, a service account, concurrency, traffic, status).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import Run
+
+Export = dict[str, Any]
+ENV_PATH = "spec.template.spec.containers[0].env"
+CONTAINER = "spec.template.spec.containers[0]"
+UNAUTHENTICATED = """\
+ERROR: (gcloud.run.services.describe) You do not currently have an active account selected.
+Please run:
+
+  $ gcloud auth login
+
+to obtain new credentials.
+
+If you have already logged in with a different account, run:
+
+  $ gcloud config set account ACCOUNT
+
+to select an already authenticated account to use.
+"""
+
+
+def server_export(repo: Path, environment: str, service: str) -> Export:
+    """out/<env>/<service>/service.yaml as `gcloud run services describe --format export`
+    prints it after a deploy."""
+    text = (repo / "out" / environment / service / "service.yaml").read_text(encoding="utf-8")
+    doc: Export = yaml.safe_load(text)
+    name = doc["metadata"]["name"]
+    revision = f"{name}-00007-vek"
+    doc["metadata"].update(
+        namespace="123456789012",
+        creationTimestamp="2026-11-23T07:41:36.186310Z",
+        generation=7,
+        resourceVersion="AAYrsUpyFa4",
+        selfLink=f"/apis/serving.knative.dev/v1/namespaces/123456789012/services/{name}",
+        uid="8b8277d6-355c-4b28-b6bc-5560ddcd9b1c",
+        annotations={
+            "run.googleapis.com/client-name": "gcloud",
+            "run.googleapis.com/client-version": "528.0.0",
+            "run.googleapis.com/ingress": "all",
+            "run.googleapis.com/ingress-status": "all",
+            "run.googleapis.com/operation-id": "eb748c25-744e-481e-bce8-0ed4c530d02f",
+            "run.googleapis.com/urls": f'["https://{name}-123456789012.us-central1.run.app"]',
+            "run.googleapis.com/launch-stage": "BETA",
+            "run.googleapis.com/build-image-uri": "us-docker.pkg.dev/netra/backend/x",
+            "serving.knative.dev/creator": "deployer@netra.iam.gserviceaccount.com",
+            "serving.knative.dev/lastModifier": "oncall@netra.example",
+            "client.knative.dev/user-image": doc["spec"]["template"]["spec"]["containers"][0][
+                "image"
+            ],
+        },
+    )
+    template = doc["spec"]["template"]
+    template.setdefault("metadata", {})
+    template["metadata"]["name"] = revision
+    template["metadata"]["labels"] = {
+        "client.knative.dev/nonce": "uvujxbdqbn",
+        "run.googleapis.com/startupProbeType": "Custom",
+        "run.googleapis.com/startupProbeChecksum": "3a1f9c",
+    }
+    annotations = template["metadata"].setdefault("annotations", {})
+    annotations.update(
+        {
+            "autoscaling.knative.dev/maxScale": "100",
+            "run.googleapis.com/client-name": "gcloud",
+            "run.googleapis.com/client-version": "528.0.0",
+        }
+    )
+    spec = template["spec"]
+    spec["containerConcurrency"] = 80
+    spec["serviceAccountName"] = "123456789012-compute@developer.gserviceaccount.com"
+    container = spec["containers"][0]
+    container.setdefault("name", f"{service}-1")
+    container["ports"][0]["name"] = "http1"
+    container["resources"] = {"limits": {"cpu": "1000m", "memory": "512Mi"}}
+    doc["spec"]["traffic"] = [{"latestRevision": True, "percent": 100}]
+    doc["status"] = {
+        "observedGeneration": 7,
+        "conditions": [
+            {"type": kind, "status": "True", "lastTransitionTime": "2026-12-01T09:12:44.129Z"}
+            for kind in ("Ready", "ConfigurationsReady", "RoutesReady")
+        ],
+        "latestReadyRevisionName": revision,
+        "latestCreatedRevisionName": revision,
+        "traffic": [{"revisionName": revision, "percent": 100, "latestRevision": True}],
+        "url": f"https://{name}-abcdefghij-uc.a.run.app",
+        "address": {"url": f"https://{name}-abcdefghij-uc.a.run.app"},
+    }
+    return doc
+
+
+def write_export(folder: Path, doc: Export) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{doc['metadata']['name']}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def exports(repo: Path, tmp_path: Path) -> Path:
+    """A folder with the export of every staging service, differing only in server fields."""
+    folder = tmp_path / "exports"
+    for service in ("netra-backend", "auth-service"):
+        write_export(folder, server_export(repo, "staging", service))
+    return folder
+
+
+def drift_json(run: Run, repo: Path, *args: str | Path) -> tuple[int, dict[str, Any]]:
+    result = run("drift", "staging", *args, "--format", "json", "--exit-code", "--root", repo)
+    assert result.exit_code in (0, 1), result.stderr
+    return result.exit_code, json.loads(result.stdout)
+
+
+def env_var(doc: Export, name: str) -> dict[str, Any]:
+    container = doc["spec"]["template"]["spec"]["containers"][0]
+    return next(item for item in container["env"] if item["name"] == name)
+
+
+def test_server_managed_fields_and_defaults_are_not_drift(
+    run: Run, repo: Path, exports: Path
+) -> None:
+    result = run("drift", "staging", "--from", exports, "--exit-code", "--root", repo)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stdout == f"timeoutc drift: staging: no drift in 2 services ({exports})\n"
+
+
+def test_meaning_not_text(run: Run, repo: Path, exports: Path) -> None:
+    doc = server_export(repo, "staging", "netra-backend")
+    spec = doc["spec"]["template"]["spec"]
+    spec["timeoutSeconds"] = "300"
+    spec["containers"][0]["ports"][0]["containerPort"] = "8080"
+    spec["containers"][0]["startupProbe"]["failureThreshold"] = "4"
+    env_var(doc, "DATABASE_CONNECT_TIMEOUT_S")["value"] = "3"
+    spec["containers"][0]["env"].reverse()  # env vars by name, not by position
+    doc["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/minScale"] = 1
+    write_export(exports, doc)
+    code, report = drift_json(run, repo, "--from", exports)
+    assert (code, report["rows"]) == (0, [])
+
+
+def _set_env(name: str, value: str) -> Callable[[Export], None]:
+    return lambda doc: env_var(doc, name).update(value=value)
+
+
+def _timeout_seconds(doc: Export) -> None:
+    doc["spec"]["template"]["spec"]["timeoutSeconds"] = 900
+
+
+def _threshold(doc: Export) -> None:
+    doc["spec"]["template"]["spec"]["containers"][0]["startupProbe"]["failureThreshold"] = 2
+
+
+def _extra_env(doc: Export) -> None:
+    doc["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "DEBUG_SLEEP_S", "value": "30"}
+    )
+
+
+def _no_min_scale(doc: Export) -> None:
+    del doc["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/minScale"]
+
+
+def _no_env(doc: Export) -> None:
+    env = doc["spec"]["template"]["spec"]["containers"][0]["env"]
+    env.remove(env_var(doc, "STARTUP_TOTAL_TIMEOUT_S"))
+
+
+def _liveness_period(doc: Export) -> None:
+    doc["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["periodSeconds"] = 30
+
+
+SINGLE_CHANGES = {
+    "timeout env var": (
+        _set_env("AUTH_REQUEST_TIMEOUT_S", "7.5"),
+        ("changed", f"{ENV_PATH}[AUTH_REQUEST_TIMEOUT_S]", "5.0s", "7.5s"),
+        "profiles/base.yaml:27:29",
+    ),
+    "timeoutSeconds": (
+        _timeout_seconds,
+        ("changed", "spec.template.spec.timeoutSeconds", "300.0s", "900.0s"),
+        "profiles/base.yaml:16:22",
+    ),
+    "probe threshold": (
+        _threshold,
+        ("changed", f"{CONTAINER}.startupProbe.failureThreshold", "4", "2"),
+        "profiles/base.yaml:35:7",
+    ),
+    "liveness period": (
+        _liveness_period,
+        ("changed", f"{CONTAINER}.livenessProbe.periodSeconds", "10.0s", "30.0s"),
+        "profiles/base.yaml:17:42",
+    ),
+    "extra env var": (
+        _extra_env,
+        ("undeclared", f"{ENV_PATH}[DEBUG_SLEEP_S]", None, "30.0s"),
+        None,
+    ),
+    "removed annotation": (
+        _no_min_scale,
+        (
+            "missing",
+            "spec.template.metadata.annotations[autoscaling.knative.dev/minScale]",
+            "1",
+            None,
+        ),
+        "profiles/staging.yaml:14:18",
+    ),
+    "removed env var": (
+        _no_env,
+        ("missing", f"{ENV_PATH}[STARTUP_TOTAL_TIMEOUT_S]", "16.85s", None),
+        "profiles/base.yaml:35:7",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(SINGLE_CHANGES))
+def test_one_change_is_exactly_one_row(run: Run, repo: Path, exports: Path, change: str) -> None:
+    mutate, (kind, field, declared, deployed), at = SINGLE_CHANGES[change]
+    doc = server_export(repo, "staging", "netra-backend")
+    mutate(doc)
+    path = write_export(exports, doc)
+    code, report = drift_json(run, repo, "--from", exports)
+    assert code == 1
+    [row] = report["rows"]
+    assert (row["kind"], row["field"], row["declared"], row["deployed"]) == (
+        kind,
+        field,
+        declared,
+        deployed,
+    )
+    assert row["declared_at"] == at
+    assert (row["env"], row["service"], row["cloud_run_name"]) == (
+        "staging",
+        "netra-backend",
+        "netra-backend-staging",
+    )
+    assert row["deployed_at"].startswith(f"{path}:")
+
+
+def test_text_and_markdown_rows(run: Run, repo: Path, exports: Path) -> None:
+    doc = server_export(repo, "staging", "netra-backend")
+    _set_env("AUTH_REQUEST_TIMEOUT_S", "7.5")(doc)
+    _threshold(doc)
+    _extra_env(doc)
+    write_export(exports, doc)
+    text = run("drift", "staging", "--from", exports, "--root", repo)
+    assert text.exit_code == 0  # drift without --exit-code
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"timeoutc drift: staging: 3 drifted values in 2 services ({exports})"
+    assert lines[2].split() == ["env", "service", "field", "declared", "deployed", "declared", "at"]
+    # timeout env vars first, then probe settings, then the rest
+    assert lines[3].split() == [
+        "staging",
+        "netra-backend",
+        f"{ENV_PATH}[AUTH_REQUEST_TIMEOUT_S]",
+        "5.0s",
+        "7.5s",
+        "profiles/base.yaml:27:29",
+    ]
+    probe = f"{CONTAINER}.startupProbe.failureThreshold"
+    assert lines[4].split()[2:] == [probe, "4", "2", "profiles/base.yaml:35:7"]
+    assert lines[5].split()[2:] == [f"{ENV_PATH}[DEBUG_SLEEP_S]", "(not", "declared)", "30.0s", "-"]
+    markdown = run("drift", "staging", "--from", exports, "--format", "markdown", "--root", repo)
+    assert markdown.stdout.startswith("### timeoutc drift: staging\n")
+    assert "| env | service | field | declared | deployed | declared at |" in markdown.stdout
+    assert (
+        f"| staging | netra-backend | `{ENV_PATH}[AUTH_REQUEST_TIMEOUT_S]` | `5.0s` | `7.5s` "
+        "| `profiles/base.yaml:27:29` |" in markdown.stdout
+    )
+
+
+def test_declared_but_not_deployed_and_deployed_but_not_declared(
+    run: Run, repo: Path, exports: Path
+) -> None:
+    (exports / "auth-service-staging.yaml").unlink()
+    stranger = server_export(repo, "staging", "auth-service")
+    stranger["metadata"]["name"] = "billing-staging"
+    write_export(exports, stranger)
+    write_export(exports, server_export(repo, "production", "auth-service"))  # not ours here
+    code, report = drift_json(run, repo, "--from", exports)
+    assert code == 1
+    rows = [
+        (r["service"], r["field"], r["kind"], r["declared"], r["deployed"]) for r in report["rows"]
+    ]
+    assert rows == [
+        ("auth-service", "(service)", "not-deployed", "auth-service-staging", None),
+        ("billing", "(service)", "not-declared", None, "billing-staging"),
+    ]
+    assert report["rows"][0]["declared_at"] == "profiles/base.yaml:43:3"
+    # naming services compares only those
+    code, report = drift_json(run, repo, "netra-backend", "--from", exports)
+    assert (code, report["rows"], report["services"]) == (0, [], ["netra-backend-staging"])
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("apiVersion: serving.knative.dev/v1\nkind: [Service\n", ":3:1:", "invalid YAML"),
+        ("kind: !!python/object:os.system Service\n", ":1:7:", "YAML tag"),
+        ("a: &x 1\nb: *x\n", ":1:4:", "anchor"),
+        ("", ":1:1:", "empty service export"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", ":2:7:", "not a Cloud Run service"),
+    ],
+)
+def test_an_unreadable_export_is_an_error_with_its_place(
+    run: Run, repo: Path, exports: Path, text: str, where: str, message: str
+) -> None:
+    path = exports / "netra-backend-staging.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = run("drift", "staging", "--from", exports, "--root", repo)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"{path}{where} error: ")
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_export_under_the_wrong_name_is_an_error(run: Run, repo: Path, exports: Path) -> None:
+    doc = server_export(repo, "staging", "auth-service")
+    path = exports / "netra-backend-staging.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    result = run("drift", "staging", "--from", exports, "--root", repo)
+    assert result.exit_code == 2
+    assert "export of service 'auth-service-staging' where 'netra-backend-staging'" in result.stderr
+
+
+def test_usage_errors(run: Run, repo: Path, exports: Path) -> None:
+    unknown = run("drift", "staging", "netra-backnd", "--from", exports, "--root", repo)
+    assert unknown.exit_code == 2
+    assert "no service 'netra-backnd'" in unknown.stderr
+    assert "did you mean 'netra-backend'?" in unknown.stderr
+    environment = run("drift", "stagng", "--from", exports, "--root", repo)
+    assert environment.exit_code == 2 and "did you mean 'staging'?" in environment.stderr
+    neither = run("drift", "staging", "--root", repo)
+    assert neither.exit_code == 2 and "--from DIR" in neither.stderr
+    both = run("drift", "staging", "--from", exports, "--live", "--root", repo)
+    assert both.exit_code == 2
+    missing = run("drift", "staging", "--from", exports / "nope", "--root", repo)
+    assert missing.exit_code == 2 and "cannot read" in missing.stderr
+
+
+def test_invalid_profiles_exit_2(run: Run, repo: Path, exports: Path) -> None:
+    path = repo / "profiles" / "staging.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("0.7", "zero"), encoding="utf-8")
+    result = run("drift", "staging", "--from", exports, "--root", repo)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("profiles/staging.yaml:7:")
+
+
+def test_stale_out_is_reported_not_guessed(run: Run, repo: Path, exports: Path) -> None:
+    shutil.rmtree(repo / "out" / "staging" / "auth-service")
+    result = run("drift", "staging", "--from", exports, "--root", repo)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("out/staging/auth-service/service.yaml: error: cannot read")
+    assert "timeoutc build" in result.stderr
+
+
+# --- --live, with stand-ins for gcloud on PATH ---------------------------------------------
+
+
+def stand_in(folder: Path, script: str) -> None:
+    """An executable `gcloud` in `folder` running `script` (POSIX sh)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    gcloud = folder / "gcloud"
+    gcloud.write_text("#!/bin/sh\n" + script, encoding="utf-8")
+    gcloud.chmod(gcloud.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+@pytest.fixture
+def path_with(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A folder put first on PATH, for the stand-in."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+    return folder
+
+
+def test_live_describes_each_service_with_the_profiles_project_and_region(
+    run: Run, repo: Path, exports: Path, path_with: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "calls.log"
+    doc = server_export(repo, "staging", "netra-backend")
+    _threshold(doc)
+    write_export(exports, doc)
+    stand_in(
+        path_with,
+        f'echo "$*" >> "{log}"\n'
+        'case "$3" in\n'
+        '  describe) cat "{exports}/$4.yaml" ;;\n'
+        "  list) echo netra-backend-staging; echo auth-service-staging; echo other-thing ;;\n"
+        "esac\n".replace("{exports}", str(exports)),
+    )
+    code, report = drift_json(run, repo, "--live")
+    assert code == 1
+    assert [(r["field"], r["deployed"]) for r in report["rows"]] == [
+        (f"{CONTAINER}.startupProbe.failureThreshold", "2")
+    ]
+    assert report["rows"][0]["deployed_at"].startswith(
+        "gcloud run services describe netra-backend-staging:"
+    )
+    calls = log.read_text(encoding="utf-8").splitlines()
+    region_project = "--region us-central1 --project netra-staging"
+    assert calls == [
+        f"run services describe netra-backend-staging {region_project} --format export",
+        f"run services describe auth-service-staging {region_project} --format export",
+        f"run services list {region_project} --format value(metadata.name)",
+    ]
+
+
+def test_live_reports_a_service_gcloud_cannot_find(
+    run: Run, repo: Path, exports: Path, path_with: Path
+) -> None:
+    stand_in(
+        path_with,
+        'case "$3 $4" in\n'
+        '  "describe netra-backend-staging") cat "{exports}/netra-backend-staging.yaml" ;;\n'
+        '  describe*) echo "ERROR: (gcloud.run.services.describe) Cannot find service [$4]" >&2;'
+        " exit 1 ;;\n"
+        "esac\n".replace("{exports}", str(exports)),
+    )
+    code, report = drift_json(run, repo, "--live")
+    assert code == 1
+    assert [(r["service"], r["kind"]) for r in report["rows"]] == [("auth-service", "not-deployed")]
+
+
+def test_live_when_not_logged_in(run: Run, repo: Path, path_with: Path) -> None:
+    stand_in(path_with, f"cat >&2 <<'EOF'\n{UNAUTHENTICATED}EOF\nexit 1\n")
+    result = run("drift", "staging", "--live", "--root", repo)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "gcloud: error: `gcloud run services describe netra-backend-staging --region "
+        "us-central1 --project netra-staging --format export` failed (exit 1): You do not "
+        "currently have an active account selected.; run `gcloud auth login`"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_live_without_gcloud(
+    run: Run, repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    result = run("drift", "staging", "--live", "--root", repo)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("gcloud: error: gcloud is not on PATH")
+
+
+def test_live_needs_a_project(run: Run, repo: Path, path_with: Path) -> None:
+    stand_in(path_with, "exit 0\n")
+    path = repo / "profiles" / "staging.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("  project: netra-staging\n", ""),
+        encoding="utf-8",
+    )
+    shutil.rmtree(repo / "out")
+    assert run("build", "--root", repo).exit_code == 0
+    result = run("drift", "staging", "--live", "--root", repo)
+    assert result.exit_code == 2
+    assert "profile 'staging' sets no platform.project" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("gcloud") is None, reason="gcloud is not installed")
+def test_live_with_the_real_gcloud_logged_out(
+    run: Run, repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The real CLI with an empty configuration: the error it prints, never a traceback."""
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud-config"))
+    monkeypatch.setenv("CLOUDSDK_CORE_CHECK_GCE_METADATA", "false")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in list(os.environ):
+        if name.startswith("CLOUDSDK_AUTH") or name == "GOOGLE_APPLICATION_CREDENTIALS":
+            monkeypatch.delenv(name)
+    result = run("drift", "staging", "netra-backend", "--live", "--root", repo)
+    assert result.exit_code == 2
+    assert "active account" in result.stderr and "gcloud auth login" in result.stderr
+    assert "Traceback" not in result.stderr
