@@ -376,10 +376,10 @@ def test_stale_out_is_reported_not_guessed(run: Run, repo: Path, exports: Path) 
 # --- --live, with stand-ins for gcloud on PATH ---------------------------------------------
 
 
-def stand_in(folder: Path, script: str) -> None:
-    """An executable `gcloud` in `folder` running `script` (POSIX sh)."""
+def stand_in(folder: Path, script: str, name: str = "gcloud") -> None:
+    """An executable `name` in `folder` running `script` (POSIX sh)."""
     folder.mkdir(parents=True, exist_ok=True)
-    gcloud = folder / "gcloud"
+    gcloud = folder / name
     gcloud.write_text("#!/bin/sh\n" + script, encoding="utf-8")
     gcloud.chmod(gcloud.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
