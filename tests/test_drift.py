@@ -17,11 +17,23 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Run
+from conftest import REPO, Run
+
+from compiler.pipeline.load import load_bytes
+from compiler.review.drift import ABSENT, differences
 
 Export = dict[str, Any]
-ENV_PATH = "spec.template.spec.containers[0].env"
-CONTAINER = "spec.template.spec.containers[0]"
+
+
+def _container_field() -> str:
+    """The container as drift names it: by its name when out/ gives it one."""
+    text = (REPO / "out/staging/netra-backend/service.yaml").read_text(encoding="utf-8")
+    container = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"][0]
+    return f"spec.template.spec.containers[{container.get('name', 0)}]"
+
+
+CONTAINER = _container_field()
+ENV_PATH = f"{CONTAINER}.env"
 UNAUTHENTICATED = """\
 ERROR: (gcloud.run.services.describe) You do not currently have an active account selected.
 Please run:
@@ -77,20 +89,17 @@ def server_export(repo: Path, environment: str, service: str) -> Export:
         "run.googleapis.com/startupProbeChecksum": "3a1f9c",
     }
     annotations = template["metadata"].setdefault("annotations", {})
-    annotations.update(
-        {
-            "autoscaling.knative.dev/maxScale": "100",
-            "run.googleapis.com/client-name": "gcloud",
-            "run.googleapis.com/client-version": "528.0.0",
-        }
-    )
+    annotations.setdefault("autoscaling.knative.dev/maxScale", "100")
+    annotations.setdefault("run.googleapis.com/startup-cpu-boost", "true")
+    annotations["run.googleapis.com/client-name"] = "gcloud"
+    annotations["run.googleapis.com/client-version"] = "528.0.0"
     spec = template["spec"]
-    spec["containerConcurrency"] = 80
-    spec["serviceAccountName"] = "123456789012-compute@developer.gserviceaccount.com"
+    spec.setdefault("containerConcurrency", 80)
+    spec.setdefault("serviceAccountName", "123456789012-compute@developer.gserviceaccount.com")
     container = spec["containers"][0]
     container.setdefault("name", f"{service}-1")
-    container["ports"][0]["name"] = "http1"
-    container["resources"] = {"limits": {"cpu": "1000m", "memory": "512Mi"}}
+    container["ports"][0].setdefault("name", "http1")
+    container.setdefault("resources", {"limits": {"cpu": "1000m", "memory": "512Mi"}})
     doc["spec"]["traffic"] = [{"latestRevision": True, "percent": 100}]
     doc["status"] = {
         "observedGeneration": 7,
@@ -494,3 +503,90 @@ def test_live_with_the_real_gcloud_logged_out(
     assert result.exit_code == 2
     assert "active account" in result.stderr and "gcloud auth login" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the comparison itself, on small documents ---------------------------------------------
+
+
+def _documents(declared: str, deployed: str) -> list[tuple[str, str, Any, Any]]:
+
+    found = differences(
+        load_bytes(declared.encode(), "out/x/service.yaml", kind="output"),
+        load_bytes(deployed.encode(), "export.yaml", kind="service export"),
+    )
+    return [(d.field, d.kind, d.declared, d.deployed) for d in found]
+
+
+KNATIVE = "apiVersion: serving.knative.dev/v1\nkind: Service\n"
+
+
+def test_a_default_probe_where_none_is_declared_is_not_drift() -> None:
+    declared = KNATIVE + "spec:\n  template:\n    spec:\n      containers:\n        - image: a\n"
+    deployed = declared + (
+        "          startupProbe: {failureThreshold: 1, periodSeconds: 240, timeoutSeconds: 240,"
+        " tcpSocket: {port: 8080}}\n"
+        "          resources: {limits: {cpu: 1000m, memory: 512Mi}}\n"
+        "      serviceAccountName: 1-compute@developer.gserviceaccount.com\n"
+        "      containerConcurrency: 80\n"
+        "  traffic: [{latestRevision: true, percent: 100}]\n"
+    )
+    assert _documents(declared, deployed) == []
+
+
+def test_declared_server_managed_fields_are_never_drift() -> None:
+    declared = KNATIVE + (
+        "metadata:\n  name: a\n  namespace: netra-staging\n"
+        "  annotations: {run.googleapis.com/launch-stage: BETA}\n"
+        "  labels: {cloud.googleapis.com/location: us-central1}\n"
+    )
+    deployed = KNATIVE + (
+        "metadata:\n  name: a\n  namespace: '123456789012'\n"
+        "  annotations: {run.googleapis.com/launch-stage: GA}\n"
+    )
+    assert _documents(declared, deployed) == []
+    # a namespace that is another project's ID, not a number, is drift
+    other = deployed.replace("'123456789012'", "netra-production")
+    assert _documents(declared, other) == [
+        ("metadata.namespace", "changed", "netra-staging", "netra-production")
+    ]
+
+
+def test_declared_defaults_that_the_export_leaves_out_are_not_drift() -> None:
+    declared = KNATIVE + (
+        "spec:\n  template:\n    metadata:\n      annotations:\n"
+        "        autoscaling.knative.dev/minScale: '0'\n"
+        "    spec:\n      containerConcurrency: 80\n      containers:\n        - image: a\n"
+        "          livenessProbe: {initialDelaySeconds: 0, periodSeconds: 10}\n"
+    )
+    deployed = KNATIVE + (
+        "spec:\n  template:\n    spec:\n      containers:\n        - image: a\n"
+        "          livenessProbe: {periodSeconds: 10}\n"
+    )
+    assert _documents(declared, deployed) == []
+    changed = deployed.replace("periodSeconds: 10", "periodSeconds: 10, initialDelaySeconds: 5")
+    assert _documents(declared, changed) == [
+        ("spec.template.spec.containers[0].livenessProbe.initialDelaySeconds", "changed", 0, 5)
+    ]
+
+
+def test_env_vars_by_name_and_extra_containers() -> None:
+    declared = KNATIVE + (
+        "spec:\n  template:\n    spec:\n      containers:\n        - image: a\n"
+        "          env: [{name: A_TIMEOUT_S, value: '1.0'}, {name: B, value: x}]\n"
+    )
+    deployed = KNATIVE + (
+        "spec:\n  template:\n    spec:\n      containers:\n        - image: a\n"
+        "          env:\n            - {name: B, value: x}\n"
+        "            - {name: A_TIMEOUT_S, valueFrom: {secretKeyRef: {name: s, key: latest}}}\n"
+        "        - image: sidecar\n"
+    )
+    env = "spec.template.spec.containers[0].env"
+    assert _documents(declared, deployed) == [
+        (
+            f"{env}[A_TIMEOUT_S]",
+            "changed",
+            "1.0",
+            {"valueFrom": {"secretKeyRef": {"name": "s", "key": "latest"}}},
+        ),
+        ("spec.template.spec.containers[1]", "undeclared", ABSENT, {"image": "sidecar"}),
+    ]
