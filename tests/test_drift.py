@@ -590,3 +590,45 @@ def test_env_vars_by_name_and_extra_containers() -> None:
         ),
         ("spec.template.spec.containers[1]", "undeclared", ABSENT, {"image": "sidecar"}),
     ]
+
+
+def test_env_vars_of_dependency_settings_point_at_their_keys() -> None:
+    """Retry settings exported as env vars are declared by the dependency's keys."""
+    from compiler.review.drift import Named
+    from compiler.review.drift_places import Places
+    from compiler.review.explain import find_service, load
+
+    profile, merged = load(REPO, "staging")
+    places = Places(merged, find_service(profile, "netra-backend"))
+    env = ("spec", "template", "spec", "containers", 0, "env")
+
+    def at(name: str) -> str:
+        return str(places.of((*env, Named(name))))
+
+    assert at("DATABASE_RETRIES") == "profiles/base.yaml:21:18"
+    assert at("DATABASE_BACKOFF_INITIAL_S") == "profiles/base.yaml:22:18"
+    assert at("AUTH_BACKOFF_MULTIPLIER") == "profiles/base.yaml:29:18"
+    assert at("AUTH_REQUEST_TIMEOUT_S") == "profiles/base.yaml:27:29"
+    assert at("STARTUP_TOTAL_TIMEOUT_S") == "profiles/base.yaml:35:7"
+    assert places.of((*env, Named("SOMETHING_ELSE"))) is None
+
+
+def test_nested_dependency_settings_are_found_by_their_words() -> None:
+    from compiler.pipeline.merge import MergedProfile
+    from compiler.review.drift_places import Places
+    from compiler.review.explain import find_service, load
+
+    text = (
+        "services:\n  netra-backend:\n    dependencies:\n      auth:\n"
+        "        backoff: {initial: 100ms, max: 1s, multiplier: 2}\n        jitter: none\n"
+    )
+    doc = load_bytes(text.encode(), "p.yaml")
+    merged = MergedProfile("p", "p.yaml", ("p",), doc.data, doc.value_marks, doc.key_marks)
+    profile, _ = load(REPO, "staging")
+    places = Places(merged, find_service(profile, "netra-backend"))
+    auth = ("services", "netra-backend", "dependencies", "auth")
+    assert str(places.words_mark(auth, ["backoff", "initial", "s"])) == "p.yaml:5:28"
+    assert str(places.words_mark(auth, ["backoff", "max", "s"])) == "p.yaml:5:40"
+    assert str(places.words_mark(auth, ["backoff", "multiplier"])) == "p.yaml:5:55"
+    assert str(places.words_mark(auth, ["backoff", "jitter"])) == "p.yaml:6:17"
+    assert places.words_mark(auth, ["retries"]) is None

@@ -46,6 +46,21 @@ def _present(merged: MergedProfile, path: tuple[str, ...]) -> bool:
     return True
 
 
+def _value(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _longest_key(data: dict[str, Any], words: list[str], start: int) -> str | None:
+    """The longest key of `data` spelled by `words[start:end]` for some `end`."""
+    for end in range(len(words), start, -1):
+        key = "_".join(words[start:end])
+        if key in data:
+            return key
+    return None
+
+
 def first_mark(merged: MergedProfile, paths: Iterable[tuple[str, ...]]) -> Mark | None:
     """The mark of the first of `paths` that the merged profile holds."""
     for path in paths:
@@ -63,11 +78,13 @@ class Places:
         self.root = ("services", service.name)
 
     def setting(self, key: str, *below: str) -> Mark | None:
-        """`key` as the service sets it, else as the profile's platform does."""
-        return first_mark(
-            self.merged,
-            [(*self.root, key, *below), (*self.root, key), ("platform", key, *below)],
-        )
+        """`key` (or one of the keys `below` it) as the service sets it, else as the
+        profile's platform does."""
+        paths = []
+        for owner in (self.root, ("platform",)):
+            paths += [(*owner, key, sub) for sub in below]
+            paths.append((*owner, key))
+        return first_mark(self.merged, paths)
 
     def of(self, path: FieldPath) -> Mark | None:
         """Where the value at `path` is declared; None for a field out/ does not declare."""
@@ -103,17 +120,31 @@ class Places:
                 return timeout.mark
         if name in _TOTALS:
             return service.marks.get(_TOTALS[name]) or service.marks["service"]
-        for dependency in service.dependencies:
+        longest_first = sorted(service.dependencies, key=lambda d: -len(d.name))
+        for dependency in longest_first:
             prefix = f"{dependency.name.upper()}_"
-            if not name.startswith(prefix):
-                continue
-            words = name[len(prefix) :].lower().split("_")
-            for end in range(len(words), 0, -1):
-                key = "_".join(words[:end])
-                if key in dependency.marks:
-                    return dependency.marks[key]
-            return self.merged.key_mark((*self.root, "dependencies", dependency.name))
+            if name.startswith(prefix):
+                path = (*self.root, "dependencies", dependency.name)
+                words = name[len(prefix) :].lower().split("_")
+                return self.words_mark(path, words) or self.merged.key_mark(path)
         return None  # not one of ours: an env var out/ does not declare
+
+    def words_mark(self, dependency: tuple[str, ...], words: list[str]) -> Mark | None:
+        """The deepest key below `dependency` spelled by `words` (`backoff_initial_s` ->
+        `backoff.initial`, a trailing unit `s` left over), else the key named by the last
+        word (`backoff_jitter` -> `jitter`), else the deepest key spelled at all."""
+        data = _value(self.merged.data, dependency)
+        path, start = dependency, 0
+        while isinstance(data, dict):
+            key = _longest_key(data, words, start)
+            if key is None:
+                break
+            path, data, start = (*path, key), data[key], start + key.count("_") + 1
+        if path != dependency and words[start:] in ([], ["s"]):
+            return self.merged.mark(path)
+        if len(words) > 1 and _present(self.merged, (*dependency, words[-1])):
+            return self.merged.mark((*dependency, words[-1]))
+        return self.merged.mark(path) if path != dependency else None
 
     def probe(self, probe: str, key: str) -> Mark | None:
         """Health paths and the port from the service; the other settings from their key,
@@ -124,7 +155,10 @@ class Places:
             return first_mark(self.merged, [(*self.root, "health", kind)])
         if key == "port":
             return service.marks.get("port")
-        found = self.setting(f"{kind}_probe", snake(key))
+        name = snake(key)  # period_seconds, also as period and period_s
+        short = name.removesuffix("_seconds")
+        names = (name, short, f"{short}_s") if short != name else (name,)
+        found = self.setting(f"{kind}_probe", *names)
         if found is not None:
             return found
         if kind == "startup":
