@@ -629,6 +629,6 @@ def test_nested_dependency_settings_are_found_by_their_words() -> None:
     auth = ("services", "netra-backend", "dependencies", "auth")
     assert str(places.words_mark(auth, ["backoff", "initial", "s"])) == "p.yaml:5:28"
     assert str(places.words_mark(auth, ["backoff", "max", "s"])) == "p.yaml:5:40"
-    assert str(places.words_mark(auth, ["backoff", "multiplier"])) == "p.yaml:5:55"
+    assert str(places.words_mark(auth, ["backoff", "multiplier"])) == "p.yaml:5:56"
     assert str(places.words_mark(auth, ["backoff", "jitter"])) == "p.yaml:6:17"
     assert places.words_mark(auth, ["retries"]) is None
