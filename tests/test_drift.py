@@ -414,23 +414,31 @@ def test_live_describes_each_service_with_the_profiles_project_and_region(
         f'echo "$*" >> "{log}"\n'
         'case "$3" in\n'
         '  describe) cat "{exports}/$4.yaml" ;;\n'
-        "  list) echo netra-backend-staging; echo auth-service-staging; echo other-thing ;;\n"
+        "  list) printf '%s\\n' netra-backend-staging auth-service-staging billing-staging"
+        " netra-backend-production other-thing ;;\n"
         "esac\n".replace("{exports}", str(exports)),
     )
+    billing = server_export(repo, "staging", "auth-service")
+    billing["metadata"]["name"] = "billing-staging"
+    write_export(exports, billing)
     code, report = drift_json(run, repo, "--live")
     assert code == 1
-    assert [(r["field"], r["deployed"]) for r in report["rows"]] == [
-        (f"{CONTAINER}.startupProbe.failureThreshold", "2")
+    assert [(r["service"], r["field"], r["deployed"]) for r in report["rows"]] == [
+        ("netra-backend", f"{CONTAINER}.startupProbe.failureThreshold", "2"),
+        ("billing", "(service)", "billing-staging"),
     ]
     assert report["rows"][0]["deployed_at"].startswith(
         "gcloud run services describe netra-backend-staging:"
     )
     calls = log.read_text(encoding="utf-8").splitlines()
     region_project = "--region us-central1 --project netra-staging"
-    assert calls == [
-        f"run services describe netra-backend-staging {region_project} --format export",
+    assert sorted(calls[:2]) == [  # at the same time, so in any order
         f"run services describe auth-service-staging {region_project} --format export",
+        f"run services describe netra-backend-staging {region_project} --format export",
+    ]
+    assert calls[2:] == [
         f"run services list {region_project} --format value(metadata.name)",
+        f"run services describe billing-staging {region_project} --format export",
     ]
 
 
@@ -456,10 +464,10 @@ def test_live_when_not_logged_in(run: Run, repo: Path, path_with: Path) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith(
-        "gcloud: error: `gcloud run services describe netra-backend-staging --region "
-        "us-central1 --project netra-staging --format export` failed (exit 1): You do not "
+        "gcloud: error: `gcloud run services describe` failed (exit 1): You do not "
         "currently have an active account selected.; run `gcloud auth login`"
     )
+    assert len(result.stderr.splitlines()) == 1  # once, not once per service
     assert "Traceback" not in result.stderr
 
 

@@ -11,7 +11,8 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ EXPORT_KIND = "service export"
 API_VERSION = "serving.knative.dev/v1"
 GCLOUD = "gcloud"
 GCLOUD_TIMEOUT_S = 120
+GCLOUD_CALLS = 4  # gcloud processes at once: each is mostly waiting on the API
 NOT_FOUND = "Cannot find service"
 NOT_LOGGED_IN = ("gcloud auth login", "active account", "credentials")
 
@@ -157,13 +159,14 @@ def _failure(arguments: list[str], stderr: str, code: int) -> CompileError:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     first = next((line for line in lines if line.startswith("ERROR:")), lines[0] if lines else "")
     reason = first.split(") ", 1)[-1] if first.startswith("ERROR: (") else first
-    hint = (
-        "run `gcloud auth login` (in CI: authenticate the job first), or export the services "
-        "and pass --from DIR"
-        if any(marker in stderr for marker in NOT_LOGGED_IN)
-        else ""
-    )
     command = " ".join([GCLOUD, *arguments])
+    hint = ""
+    if any(marker in stderr for marker in NOT_LOGGED_IN):  # the same for every service: once
+        command = " ".join([GCLOUD, *arguments[:3]])
+        hint = (
+            "run `gcloud auth login` (in CI: authenticate the job first), or export the "
+            "services and pass --from DIR"
+        )
     message = f"`{command}` failed (exit {code}): {reason or 'no message'}"
     return CompileError([Diagnostic(Mark(GCLOUD), message, hint)])
 
@@ -193,12 +196,32 @@ def live_names(project: str, region: str) -> list[str]:
     return sorted({line.strip() for line in text.splitlines() if line.strip()})
 
 
+def _describe_all(names: Sequence[str], project: str, region: str) -> list[Export]:
+    """`describe` of each name, a few at a time (each call waits on the network); every
+    failure is reported, not only the first."""
+    if not names:
+        return []
+
+    def one(name: str) -> Export | CompileError:
+        try:
+            return describe(name, project, region)
+        except CompileError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=min(GCLOUD_CALLS, len(names))) as pool:
+        results = list(pool.map(one, names))
+    errors = [d for r in results if isinstance(r, CompileError) for d in r.diagnostics]
+    if errors:
+        raise CompileError(errors)
+    return [r for r in results if isinstance(r, Export)]
+
+
 def from_gcloud(
     names: Sequence[str], project: str, region: str, ours: re.Pattern[str] | None
 ) -> tuple[list[Export], list[Export]]:
     """`from_folder`, asking gcloud: each declared service, then others named like ours."""
-    declared = [describe(name, project, region) for name in names]
-    extra: Iterable[str] = ()
+    declared = _describe_all(names, project, region)
+    extra: list[str] = []
     if ours is not None:
         extra = [n for n in live_names(project, region) if ours.fullmatch(n) and n not in names]
-    return declared, [describe(name, project, region) for name in extra]
+    return declared, _describe_all(extra, project, region)
