@@ -640,3 +640,27 @@ def test_nested_dependency_settings_are_found_by_their_words() -> None:
     assert str(places.words_mark(auth, ["backoff", "multiplier"])) == "p.yaml:5:56"
     assert str(places.words_mark(auth, ["backoff", "jitter"])) == "p.yaml:6:17"
     assert places.words_mark(auth, ["retries"]) is None
+
+
+@pytest.mark.parametrize(
+    "value", ["1e-9999", "1e9999", "'" + "x" * 1_000_000 + "'", "[[[[[[1]]]]]]"]
+)
+def test_hostile_values_are_reported_briefly(
+    run: Run, repo: Path, exports: Path, value: str
+) -> None:
+    doc = server_export(repo, "staging", "netra-backend")
+    _set_env("AUTH_REQUEST_TIMEOUT_S", "@@")(doc)
+    path = write_export(exports, doc)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("'@@'", value).replace("@@", value), encoding="utf-8")
+    result = run("drift", "staging", "--from", exports, "--exit-code", "--root", repo)
+    assert result.exit_code == 1, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) < 600
+
+
+def test_an_oversized_export_is_refused(run: Run, repo: Path, exports: Path) -> None:
+    path = exports / "netra-backend-staging.yaml"
+    path.write_bytes(path.read_bytes() + b"#" * (9 * 1024 * 1024))
+    result = run("drift", "staging", "--from", exports, "--root", repo)
+    assert result.exit_code == 2
+    assert result.stderr == f"{path}: error: file is larger than 8 MiB\n"
