@@ -664,3 +664,59 @@ def test_an_oversized_export_is_refused(run: Run, repo: Path, exports: Path) -> 
     result = run("drift", "staging", "--from", exports, "--root", repo)
     assert result.exit_code == 2
     assert result.stderr == f"{path}: error: file is larger than 8 MiB\n"
+
+
+SERVER_MANAGED_FIELDS = [
+    "status",
+    "status.conditions[0].lastTransitionTime",
+    "metadata.creationTimestamp",
+    "metadata.generation",
+    "metadata.resourceVersion",
+    "metadata.selfLink",
+    "metadata.uid",
+    "metadata.labels[cloud.googleapis.com/location]",
+    *(
+        f"{level}annotations[{key}]"
+        for level in ("metadata.", "spec.template.metadata.")
+        for key in (
+            "run.googleapis.com/client-name",
+            "run.googleapis.com/client-version",
+            "run.googleapis.com/operation-id",
+            "run.googleapis.com/urls",
+            "run.googleapis.com/ingress-status",
+            "run.googleapis.com/launch-stage",
+            "run.googleapis.com/build-source-location",
+            "run.googleapis.com/build-image-uri",
+            "serving.knative.dev/creator",
+            "serving.knative.dev/lastModifier",
+            "client.knative.dev/user-image",
+        )
+    ),
+    "spec.template.metadata.name",
+    "spec.template.metadata.labels[client.knative.dev/nonce]",
+    "spec.template.metadata.labels[run.googleapis.com/startupProbeType]",
+    "spec.template.metadata.labels[run.googleapis.com/startupProbeChecksum]",
+]
+
+
+@pytest.mark.parametrize("field", SERVER_MANAGED_FIELDS)
+def test_every_server_managed_field_of_the_contract_has_a_reason(field: str) -> None:
+    from compiler.review.server_fields import managed_reason
+
+    assert managed_reason(field, "anything")
+
+
+def test_user_fields_are_not_server_managed() -> None:
+    from compiler.review.server_fields import managed_reason
+
+    for field in (
+        "metadata.name",
+        "metadata.annotations[run.googleapis.com/ingress]",
+        "spec.template.metadata.annotations[autoscaling.knative.dev/minScale]",
+        "spec.template.metadata.labels[team]",
+        "spec.template.spec.timeoutSeconds",
+        "statusPage",
+    ):
+        assert managed_reason(field, "x") == "", field
+    assert managed_reason("metadata.namespace", "123456789012")
+    assert managed_reason("metadata.namespace", "netra-staging") == ""
