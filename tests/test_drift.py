@@ -458,6 +458,28 @@ def test_live_reports_a_service_gcloud_cannot_find(
     assert [(r["service"], r["kind"]) for r in report["rows"]] == [("auth-service", "not-deployed")]
 
 
+def test_live_compares_what_it_may_describe_when_it_may_not_list(
+    run: Run, repo: Path, exports: Path, path_with: Path
+) -> None:
+    stand_in(
+        path_with,
+        'case "$3" in\n'
+        f'  describe) cat "{exports}/$4.yaml" ;;\n'
+        '  *) echo "ERROR: (gcloud.run.services.list) PERMISSION_DENIED: Permission '
+        "'run.services.list' denied\" >&2; exit 1 ;;\n"
+        "esac\n",
+    )
+    result = run("drift", "staging", "--live", "--exit-code", "--root", repo)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "timeoutc drift: staging: no drift in 2 services (gcloud)\n"
+    assert result.stderr == (
+        "timeoutc: warning: `gcloud run services list --region us-central1 --project "
+        "netra-staging --format value(metadata.name)` failed (exit 1): PERMISSION_DENIED: "
+        "Permission 'run.services.list' denied; services deployed under our names but not "
+        "declared are not reported\n"
+    )
+
+
 def test_live_when_not_logged_in(run: Run, repo: Path, path_with: Path) -> None:
     stand_in(path_with, f"cat >&2 <<'EOF'\n{UNAUTHENTICATED}EOF\nexit 1\n")
     result = run("drift", "staging", "--live", "--root", repo)

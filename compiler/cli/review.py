@@ -184,6 +184,8 @@ def drift(
     if (folder is None) == (not live):
         raise click.UsageError("pass exactly one of --from DIR and --live")
     report = check(resolve_root(root), environment, services, Source(folder))
+    for warning in report.warnings:
+        click.echo(f"timeoutc: warning: {warning}", err=True)
     renderers = {"json": render_json, "markdown": render_markdown, "text": render_text}
     click.echo(renderers[fmt](report), nl=False)
     return 1 if exit_code and report.drifted else 0

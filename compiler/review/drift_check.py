@@ -54,6 +54,7 @@ class DriftReport:
     source: str
     services: tuple[str, ...]  # the Cloud Run names compared
     rows: tuple[Row, ...]
+    warnings: tuple[str, ...] = ()  # what could not be looked at
 
     @property
     def drifted(self) -> bool:
@@ -173,12 +174,14 @@ def check(root: Path, environment: str, names: Sequence[str], source: Source) ->
     look_for_others = ours if not names else None
     cloud_run_names = [s.cloud_run_name for s in services]
     if source.folder is not None:
-        exports, others = from_folder(source.folder, cloud_run_names, look_for_others)
+        deployed = from_folder(source.folder, cloud_run_names, look_for_others)
     else:
         project, region = _place(profile, merged)
-        exports, others = from_gcloud(cloud_run_names, project, region, look_for_others)
+        deployed = from_gcloud(cloud_run_names, project, region, look_for_others)
     rows: list[Row] = []
-    for service, export in zip(services, exports, strict=True):
+    for service, export in zip(services, deployed.declared, strict=True):
         rows += service_rows(profile, merged, service, declared[service.name], export)
-    rows += [undeclared_row(profile.name, export, ours) for export in others]
-    return DriftReport(profile.name, source.label, tuple(cloud_run_names), tuple(rows))
+    rows += [undeclared_row(profile.name, export, ours) for export in deployed.others]
+    return DriftReport(
+        profile.name, source.label, tuple(cloud_run_names), tuple(rows), deployed.warnings
+    )

@@ -91,6 +91,7 @@ def render_json(report: DriftReport) -> str:
         "source": report.source,
         "services": list(report.services),
         "drift": report.drifted,
+        "warnings": list(report.warnings),
         "rows": [row_doc(row) for row in report.rows],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -37,6 +37,16 @@ class Export:
     document: Document | None
 
 
+@dataclass(frozen=True)
+class Deployed:
+    """The exports of the declared services (in order), of other services named like ours,
+    and what could not be looked at (said, not fatal)."""
+
+    declared: list[Export]
+    others: list[Export]
+    warnings: tuple[str, ...] = ()
+
+
 def parse_export(raw: bytes, source: str, name: str | None) -> Document:
     """An export's document; a located error when it is not a Cloud Run service (`name`)."""
     document = load_bytes(raw, source, kind=EXPORT_KIND)
@@ -82,9 +92,7 @@ def service_name_pattern(template: str, environment: str) -> re.Pattern[str]:
     return re.compile(body)
 
 
-def from_folder(
-    folder: Path, names: Sequence[str], ours: re.Pattern[str] | None
-) -> tuple[list[Export], list[Export]]:
+def from_folder(folder: Path, names: Sequence[str], ours: re.Pattern[str] | None) -> Deployed:
     """The exports of `names` in `folder`, and those of other services named like ours
     (when `ours` is given); every unreadable or malformed one is an error."""
     try:
@@ -117,7 +125,7 @@ def from_folder(
     others = [read(name) for name in extra]
     if errors:
         raise CompileError(errors)
-    return declared, others
+    return Deployed(declared, others)
 
 
 def _gcloud() -> str:
@@ -218,10 +226,20 @@ def _describe_all(names: Sequence[str], project: str, region: str) -> list[Expor
 
 def from_gcloud(
     names: Sequence[str], project: str, region: str, ours: re.Pattern[str] | None
-) -> tuple[list[Export], list[Export]]:
-    """`from_folder`, asking gcloud: each declared service, then others named like ours."""
+) -> Deployed:
+    """`from_folder`, asking gcloud: each declared service, then others named like ours.
+
+    When the services cannot be listed (a role that may describe but not list), the
+    declared ones are still compared, and the report says what it could not look for.
+    """
     declared = _describe_all(names, project, region)
-    extra: list[str] = []
-    if ours is not None:
-        extra = [n for n in live_names(project, region) if ours.fullmatch(n) and n not in names]
-    return declared, _describe_all(extra, project, region)
+    if ours is None:
+        return Deployed(declared, [])
+    try:
+        listed = live_names(project, region)
+    except CompileError as exc:
+        reason = "; ".join(d.message for d in exc.diagnostics)
+        warning = f"{reason}; services deployed under our names but not declared are not reported"
+        return Deployed(declared, [], (warning,))
+    extra = [name for name in listed if ours.fullmatch(name) and name not in names]
+    return Deployed(declared, _describe_all(extra, project, region))
