@@ -162,7 +162,8 @@ def test_meaning_not_text(run: Run, repo: Path, exports: Path) -> None:
     doc["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/minScale"] = 1
     write_export(exports, doc)
     code, report = drift_json(run, repo, "--from", exports)
-    assert (code, report["rows"]) == (0, [])
+    assert (code, report["rows"], report["drifted"]) == (0, [], False)
+    assert report["services"] == ["netra-backend-staging", "auth-service-staging"]
 
 
 def _set_env(name: str, value: str) -> Callable[[Export], None]:
@@ -247,7 +248,7 @@ def test_one_change_is_exactly_one_row(run: Run, repo: Path, exports: Path, chan
     mutate(doc)
     path = write_export(exports, doc)
     code, report = drift_json(run, repo, "--from", exports)
-    assert code == 1
+    assert (code, report["drifted"], report["source"]) == (1, True, str(exports))
     [row] = report["rows"]
     assert (row["kind"], row["field"], row["declared"], row["deployed"]) == (
         kind,

@@ -90,7 +90,7 @@ def render_json(report: DriftReport) -> str:
         "environment": report.environment,
         "source": report.source,
         "services": list(report.services),
-        "drift": report.drifted,
+        "drifted": report.drifted,
         "warnings": list(report.warnings),
         "rows": [row_doc(row) for row in report.rows],
     }
