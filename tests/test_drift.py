@@ -376,11 +376,16 @@ def test_invalid_profiles_exit_2(run: Run, repo: Path, exports: Path) -> None:
 
 
 def test_stale_out_is_reported_not_guessed(run: Run, repo: Path, exports: Path) -> None:
-    shutil.rmtree(repo / "out" / "staging" / "auth-service")
+    for service in ("auth-service", "netra-backend"):
+        shutil.rmtree(repo / "out" / "staging" / service)
     result = run("drift", "staging", "--from", exports, "--root", repo)
     assert result.exit_code == 2
-    assert result.stderr.startswith("out/staging/auth-service/service.yaml: error: cannot read")
-    assert "timeoutc build" in result.stderr
+    lines = result.stderr.splitlines()
+    assert [line.split(": error: ")[0] for line in lines] == [
+        "out/staging/auth-service/service.yaml",
+        "out/staging/netra-backend/service.yaml",
+    ]
+    assert all("cannot read" in line and "timeoutc build" in line for line in lines)
 
 
 # --- --live, with stand-ins for gcloud on PATH ---------------------------------------------

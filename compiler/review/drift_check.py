@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler.cloudrun import DEFAULT_SERVICE_NAME
-from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.diagnostics import CompileError, Diagnostic, Mark, collect
 from compiler.model import Profile, Service
 from compiler.pipeline.budgets import check_budgets
 from compiler.pipeline.load import Document, load_bytes, read_limited
@@ -76,16 +76,7 @@ def read_declared(root: Path, environment: str, service: str) -> Document:
 def _selected(profile: Profile, names: Sequence[str]) -> list[Service]:
     if not names:
         return list(profile.services)
-    errors: list[Diagnostic] = []
-    chosen: list[Service] = []
-    for name in dict.fromkeys(names):
-        try:
-            chosen.append(find_service(profile, name))
-        except CompileError as exc:
-            errors.extend(exc.diagnostics)
-    if errors:
-        raise CompileError(errors)
-    return chosen
+    return collect(lambda name: find_service(profile, name), dict.fromkeys(names))
 
 
 def _our_names(merged: MergedProfile, environment: str) -> re.Pattern[str]:
@@ -120,20 +111,18 @@ def service_rows(
     """The drift of one declared service against its export."""
     name = service.cloud_run_name
     if export.document is None:
-        at = service.marks["service"]
-        return [
-            Row(
-                profile.name,
-                service.name,
-                name,
-                SERVICE_FIELD,
-                "not-deployed",
-                name,
-                None,
-                at,
-                None,
-            )
-        ]
+        row = Row(
+            environment=profile.name,
+            service=service.name,
+            cloud_run_name=name,
+            field=SERVICE_FIELD,
+            kind="not-deployed",
+            declared=name,
+            deployed=None,
+            declared_at=service.marks["service"],
+            deployed_at=None,
+        )
+        return [row]
     places = Places(merged, service)
     return [
         Row(
@@ -156,9 +145,16 @@ def undeclared_row(environment: str, export: Export, ours: re.Pattern[str]) -> R
     found = ours.fullmatch(export.name)
     service = found.groupdict().get("service") if found else None
     at = export.document.mark(()) if export.document is not None else Mark(export.source)
-    name = export.name
     return Row(
-        environment, service or name, name, SERVICE_FIELD, "not-declared", None, name, None, at
+        environment=environment,
+        service=service or export.name,
+        cloud_run_name=export.name,
+        field=SERVICE_FIELD,
+        kind="not-declared",
+        declared=None,
+        deployed=export.name,
+        declared_at=None,
+        deployed_at=at,
     )
 
 
@@ -169,7 +165,7 @@ def check(root: Path, environment: str, names: Sequence[str], source: Source) ->
     if budget_errors:
         raise CompileError(budget_errors)
     services = _selected(profile, names)
-    declared = {s.name: read_declared(root, profile.name, s.name) for s in services}
+    declared = collect(lambda s: read_declared(root, profile.name, s.name), services)
     ours = _our_names(merged, profile.name)
     look_for_others = ours if not names else None
     cloud_run_names = [s.cloud_run_name for s in services]
@@ -179,8 +175,8 @@ def check(root: Path, environment: str, names: Sequence[str], source: Source) ->
         project, region = _place(profile, merged)
         deployed = from_gcloud(cloud_run_names, project, region, look_for_others)
     rows: list[Row] = []
-    for service, export in zip(services, deployed.declared, strict=True):
-        rows += service_rows(profile, merged, service, declared[service.name], export)
+    for service, document, export in zip(services, declared, deployed.declared, strict=True):
+        rows += service_rows(profile, merged, service, document, export)
     rows += [undeclared_row(profile.name, export, ours) for export in deployed.others]
     return DriftReport(
         profile.name, source.label, tuple(cloud_run_names), tuple(rows), deployed.warnings
