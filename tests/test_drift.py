@@ -641,9 +641,21 @@ def test_env_vars_of_dependency_settings_point_at_their_keys() -> None:
     def at(name: str) -> str:
         return str(places.of((*env, Named(name))))
 
-    assert at("DATABASE_RETRIES") == "profiles/base.yaml:21:18"
-    assert at("DATABASE_BACKOFF_INITIAL_S") == "profiles/base.yaml:22:18"
-    assert at("AUTH_BACKOFF_MULTIPLIER") == "profiles/base.yaml:29:18"
+    def key(dependency: str, *path: str) -> str:
+        """The place of the deepest of `path` that the profile holds."""
+        keys = ("services", "netra-backend", "dependencies", dependency, *path)
+        data: Any = merged.data
+        for depth, step in enumerate(keys):
+            if not isinstance(data, dict) or step not in data:
+                keys = keys[:depth]
+                break
+            data = data[step]
+        return str(merged.mark(keys))
+
+    assert at("DATABASE_RETRIES") == key("database", "retries") == "profiles/base.yaml:21:18"
+    assert at("DATABASE_BACKOFF_INITIAL_S") == key("database", "backoff", "initial")
+    assert at("AUTH_BACKOFF_MULTIPLIER") == key("auth", "backoff", "multiplier")
+    assert at("AUTH_BACKOFF_MULTIPLIER").startswith("profiles/base.yaml:29:")
     assert at("AUTH_REQUEST_TIMEOUT_S") == "profiles/base.yaml:27:29"
     assert at("STARTUP_TOTAL_TIMEOUT_S") == "profiles/base.yaml:35:7"
     assert places.of((*env, Named("SOMETHING_ELSE"))) is None
