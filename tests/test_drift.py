@@ -760,3 +760,30 @@ def test_user_fields_are_not_server_managed() -> None:
         assert managed_reason(field, "x") == "", field
     assert managed_reason("metadata.namespace", "123456789012")
     assert managed_reason("metadata.namespace", "netra-staging") == ""
+
+
+def test_cloud_run_settings_point_at_the_key_that_sets_them() -> None:
+    from compiler.pipeline.merge import MergedProfile
+    from compiler.review.drift_places import Places
+    from compiler.review.explain import find_service, load
+
+    text = (
+        "platform:\n  concurrency: 40\n  cpu_throttling: false\n"
+        "services:\n  netra-backend:\n    startup_cpu_boost: true\n"
+        "    platform: {session_affinity: true}\n"
+    )
+    doc = load_bytes(text.encode(), "p.yaml")
+    merged = MergedProfile("p", "p.yaml", ("p",), doc.data, doc.value_marks, doc.key_marks)
+    profile, _ = load(REPO, "staging")
+    service = find_service(profile, "netra-backend")
+    places = Places(merged, service)
+    annotations = ("spec", "template", "metadata", "annotations")
+
+    def at(*path: str | int) -> str:
+        return str(places.of(path))
+
+    assert at(*annotations, "run.googleapis.com/startup-cpu-boost") == "p.yaml:6:24"
+    assert at(*annotations, "run.googleapis.com/sessionAffinity") == "p.yaml:7:34"
+    assert at(*annotations, "run.googleapis.com/cpu-throttling") == "p.yaml:3:19"
+    assert at("spec", "template", "spec", "containerConcurrency") == "p.yaml:2:16"
+    assert at("spec", "template", "spec", "unknownField") == str(service.marks["service"])

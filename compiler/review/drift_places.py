@@ -78,10 +78,10 @@ class Places:
         self.root = ("services", service.name)
 
     def setting(self, key: str, *below: str) -> Mark | None:
-        """`key` (or one of the keys `below` it) as the service sets it, else as the
-        profile's platform does."""
+        """`key` (or one of the keys `below` it) as the service sets it (itself or in its
+        own `platform:`), else as the profile's platform does."""
         paths = []
-        for owner in (self.root, ("platform",)):
+        for owner in (self.root, (*self.root, "platform"), ("platform",)):
             paths += [(*owner, key, sub) for sub in below]
             paths.append((*owner, key))
         return first_mark(self.merged, paths)
