@@ -32,7 +32,24 @@ def _container_field() -> str:
     return f"spec.template.spec.containers[{container.get('name', 0)}]"
 
 
+def _declared_startup_threshold() -> str:
+    text = (REPO / "out/staging/netra-backend/service.yaml").read_text(encoding="utf-8")
+    container = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"][0]
+    return str(container["startupProbe"]["failureThreshold"])
+
+
+def _service_mark(service: str, key: str) -> str:
+    """Where staging's resolved `service` has `key` (the model's provenance)."""
+    from compiler.review.explain import find_service, load
+
+    profile, _ = load(REPO, "staging")
+    return str(find_service(profile, service).marks[key])
+
+
 CONTAINER = _container_field()
+THRESHOLD = _declared_startup_threshold()
+DRIFTED_THRESHOLD = "2" if THRESHOLD != "2" else "3"
+STARTUP_AT = _service_mark("netra-backend", "startup")
 ENV_PATH = f"{CONTAINER}.env"
 UNAUTHENTICATED = """\
 ERROR: (gcloud.run.services.describe) You do not currently have an active account selected.
@@ -156,7 +173,7 @@ def test_meaning_not_text(run: Run, repo: Path, exports: Path) -> None:
     spec = doc["spec"]["template"]["spec"]
     spec["timeoutSeconds"] = "300"
     spec["containers"][0]["ports"][0]["containerPort"] = "8080"
-    spec["containers"][0]["startupProbe"]["failureThreshold"] = "4"
+    spec["containers"][0]["startupProbe"]["failureThreshold"] = THRESHOLD
     env_var(doc, "DATABASE_CONNECT_TIMEOUT_S")["value"] = "3"
     spec["containers"][0]["env"].reverse()  # env vars by name, not by position
     doc["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/minScale"] = 1
@@ -175,7 +192,8 @@ def _timeout_seconds(doc: Export) -> None:
 
 
 def _threshold(doc: Export) -> None:
-    doc["spec"]["template"]["spec"]["containers"][0]["startupProbe"]["failureThreshold"] = 2
+    probe = doc["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    probe["failureThreshold"] = int(DRIFTED_THRESHOLD)
 
 
 def _extra_env(doc: Export) -> None:
@@ -210,8 +228,8 @@ SINGLE_CHANGES = {
     ),
     "probe threshold": (
         _threshold,
-        ("changed", f"{CONTAINER}.startupProbe.failureThreshold", "4", "2"),
-        "profiles/base.yaml:35:7",
+        ("changed", f"{CONTAINER}.startupProbe.failureThreshold", THRESHOLD, DRIFTED_THRESHOLD),
+        STARTUP_AT,
     ),
     "liveness period": (
         _liveness_period,
@@ -236,7 +254,7 @@ SINGLE_CHANGES = {
     "removed env var": (
         _no_env,
         ("missing", f"{ENV_PATH}[STARTUP_TOTAL_TIMEOUT_S]", "16.85s", None),
-        "profiles/base.yaml:35:7",
+        STARTUP_AT,
     ),
 }
 
@@ -286,7 +304,7 @@ def test_text_and_markdown_rows(run: Run, repo: Path, exports: Path) -> None:
         "profiles/base.yaml:27:29",
     ]
     probe = f"{CONTAINER}.startupProbe.failureThreshold"
-    assert lines[4].split()[2:] == [probe, "4", "2", "profiles/base.yaml:35:7"]
+    assert lines[4].split()[2:] == [probe, THRESHOLD, DRIFTED_THRESHOLD, STARTUP_AT]
     assert lines[5].split()[2:] == [f"{ENV_PATH}[DEBUG_SLEEP_S]", "(not", "declared)", "30.0s", "-"]
     markdown = run("drift", "staging", "--from", exports, "--format", "markdown", "--root", repo)
     assert markdown.stdout.startswith("### timeoutc drift: staging\n")
@@ -314,7 +332,7 @@ def test_declared_but_not_deployed_and_deployed_but_not_declared(
         ("auth-service", "(service)", "not-deployed", "auth-service-staging", None),
         ("billing", "(service)", "not-declared", None, "billing-staging"),
     ]
-    assert report["rows"][0]["declared_at"] == "profiles/base.yaml:43:3"
+    assert report["rows"][0]["declared_at"] == _service_mark("auth-service", "service")
     # naming services compares only those
     code, report = drift_json(run, repo, "netra-backend", "--from", exports)
     assert (code, report["rows"], report["services"]) == (0, [], ["netra-backend-staging"])
@@ -430,7 +448,7 @@ def test_live_describes_each_service_with_the_profiles_project_and_region(
     code, report = drift_json(run, repo, "--live")
     assert code == 1
     assert [(r["service"], r["field"], r["deployed"]) for r in report["rows"]] == [
-        ("netra-backend", f"{CONTAINER}.startupProbe.failureThreshold", "2"),
+        ("netra-backend", f"{CONTAINER}.startupProbe.failureThreshold", DRIFTED_THRESHOLD),
         ("billing", "(service)", "billing-staging"),
     ]
     assert report["rows"][0]["deployed_at"].startswith(
@@ -657,7 +675,7 @@ def test_env_vars_of_dependency_settings_point_at_their_keys() -> None:
     assert at("AUTH_BACKOFF_MULTIPLIER") == key("auth", "backoff", "multiplier")
     assert at("AUTH_BACKOFF_MULTIPLIER").startswith("profiles/base.yaml:29:")
     assert at("AUTH_REQUEST_TIMEOUT_S") == "profiles/base.yaml:27:29"
-    assert at("STARTUP_TOTAL_TIMEOUT_S") == "profiles/base.yaml:35:7"
+    assert at("STARTUP_TOTAL_TIMEOUT_S") == STARTUP_AT
     assert places.of((*env, Named("SOMETHING_ELSE"))) is None
 
 
