@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 Severity = Literal["error", "warning", "note"]
+T = TypeVar("T")
+U = TypeVar("U")
 MAX_ERRORS = 100  # per file and stage: a hostile file cannot make the compiler list millions
 MAX_LINE = 2000  # characters of one printed diagnostic; a value may be megabytes long
 
@@ -86,3 +88,18 @@ def plural(count: int, word: str, many: str = "") -> str:
 def possessive(name: str) -> str:
     """`auth-service's`, `orders'`: the possessive of a name, as English writes it."""
     return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def collect(function: Callable[[T], U], items: Iterable[T]) -> list[U]:
+    """`function` of each item, in order; raises one `CompileError` with the diagnostics of
+    every item that raised one, so that a bad item does not hide the others."""
+    results: list[U] = []
+    errors: list[Diagnostic] = []
+    for item in items:
+        try:
+            results.append(function(item))
+        except CompileError as exc:
+            errors.extend(exc.diagnostics)
+    if errors:
+        raise CompileError(errors)
+    return results

@@ -29,7 +29,8 @@ Environment variables:
 \b
 Exit codes:
   0    done; check: out/ is current
-  1    check: out/ is stale; diff --exit-code: values changed
+  1    check: out/ is stale; diff --exit-code: values changed; drift --exit-code:
+       the deployed services differ from out/
   2    invalid input or usage (path:line:col: error: message); nothing written
   70   internal error (a bug in timeoutc; TIMEOUTC_DEBUG=1 shows where)
   129  interrupted by SIGHUP, 130 by SIGINT (Ctrl-C), 143 by SIGTERM
