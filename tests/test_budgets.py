@@ -184,7 +184,11 @@ def test_request_path_exactly_at_request_timeout_passes(run: Run, repo: Path) ->
         10_000,
         0,
     )
-    assert read.terms == (f"auth.request 3 x 3.0s + 2 x 0.5s backoff ({at(PATH, 'request: |3s')})",)
+    assert read.terms == (
+        f"auth.request 3 x 3.0s ({at(PATH, 'request: |3s')})",
+        f"auth backoff 1 0.5s ({at(PATH, 'backoff: |500ms')})",
+        f"auth backoff 2 0.5s ({at(PATH, 'backoff: |500ms')})",
+    )
 
 
 def test_request_path_one_ms_over_names_every_term(run: Run, repo: Path) -> None:
@@ -197,7 +201,9 @@ def test_request_path_one_ms_over_names_every_term(run: Run, repo: Path) -> None
         f"{at(base, '|read:')}: error: budget.request-path: profile 'production', "
         "service 'api': request path 'read' may wait 10.001s in the worst case, 0.001s more "
         f"than request_timeout 10s ({at(base, 'request_timeout: |10s')}): "
-        f"auth.request 3 x 3.0s + 2 x 0.5s backoff ({at(base, 'request: |3s')}) + "
+        f"auth.request 3 x 3.0s ({at(base, 'request: |3s')}) + "
+        f"auth backoff 1 0.5s ({at(base, 'backoff: |500ms')}) + "
+        f"auth backoff 2 0.5s ({at(base, 'backoff: |500ms')}) + "
         f"db.query 0.001s ({at(base, 'query: |1ms')}); "
     )
 
@@ -547,7 +553,8 @@ def test_unknown_timeout_in_a_request_path_suggests_the_close_one(run: Run, repo
     assert result.exit_code == 2
     assert errors(result.stderr) == [
         f"{at(base, '[|auth.requst')}: error: unknown timeout 'auth.requst' "
-        "in request path 'chat'; did you mean 'auth.request'?"
+        "in request path 'chat' of service 'api' in profile 'production'; "
+        "did you mean 'auth.request'?"
     ]
 
 
@@ -557,8 +564,8 @@ def test_unknown_callee_service_suggests_the_close_one(run: Run, repo: Path) -> 
     result = run("validate", "--root", repo)
     assert result.exit_code == 2
     assert errors(result.stderr) == [
-        f"{at(base, 'service: |user')}: error: unknown service 'user' in profile 'production'; "
-        "did you mean 'users'?"
+        f"{at(base, 'service: |user')}: error: unknown service 'user' in profile 'production', "
+        "called by service 'api'; did you mean 'users'?"
     ]
 
 

@@ -112,7 +112,7 @@ def check_python(text: str, profile: Profile, service: Service) -> list[str]:
         "ENVIRONMENT": profile.name,
         "SERVICE": service.name,
         "CLOUD_RUN_SERVICE": service.cloud_run_name,
-        **{name: float(value) for name, value in service.env},
+        **{var.name: var.value for var in service.env_vars},
     }
     got = {name: constants.get(name) for name in want}
     return _differs("constants", got, want)
