@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Run, write_profile
+from conftest import REPO, Run, at, errors, write_profile
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,15 +53,6 @@ def use_profiles(root: Path, base: str, **environments: str) -> None:
         write_profile(root, name, text)
 
 
-def at(text: str, needle: str, file: str = "profiles/base.yaml") -> str:
-    """`file:line:col` of the character after '|' in `needle`, found in `text`."""
-    before, after = needle.split("|")
-    offset = text.index(before + after) + len(before)
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return f"{file}:{line}:{column}"
-
-
 def resolved(root: Path, name: str = "production") -> Profile:
     """The resolved profile `name`, without the budget check (so broken rules can be read)."""
     documents = load_profiles(root)
@@ -74,10 +65,6 @@ def results(
     profile = resolved(root, name)
     found = next(s for s in profile.services if s.name == service)
     return [r for r in evaluate_service(profile, found) if r.rule == rule]
-
-
-def errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if ": error: " in line]
 
 
 # --- what ships ------------------------------------------------------------------------

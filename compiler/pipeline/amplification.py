@@ -168,6 +168,8 @@ def _fewer_retries(chain: Chain, limit: int) -> list[str]:
 
 def retry_amplification(profile: Profile, service: Service) -> Iterator[RuleResult]:
     """Along every chain of links from `service`, attempts multiply to at most the limit."""
+    if _walk_of(profile).cycles:  # no chain has a product then: `link_cycles` reports them
+        return
     env = profile.environment
     limit = env.max_retry_amplification_value
     for chain in chains(profile, service):
@@ -179,10 +181,12 @@ def retry_amplification(profile: Profile, service: Service) -> Iterator[RuleResu
         if used <= limit:
             yield RuleResult(RULE, subject, "ok", used, limit, terms, mark, unit="attempts")
             continue
-        where = env.max_retry_amplification.mark or f"environment in {profile.path}"
+        where = env.max_retry_amplification.mark
         options = [
             *_fewer_retries(chain, limit),
-            f"raise max_retry_amplification to {used} ({where})",
+            f"raise max_retry_amplification to {used} ({where})"
+            if where
+            else f"set environment.max_retry_amplification: {used} in {profile.path}",
         ]
         yield RuleResult(
             RULE,
