@@ -51,3 +51,8 @@ def worst_case_ms(timeout_ms: int, delays_ms: Sequence[int]) -> int:
 def attempts_text(attempts: int) -> str:
     """`1 attempt`, `3 attempts`."""
     return f"{attempts} attempt" + ("" if attempts == 1 else "s")
+
+
+def retries_text(retries: int) -> str:
+    """`1 retry`, `3 retries`."""
+    return f"{retries} retr" + ("y" if retries == 1 else "ies")

@@ -25,6 +25,7 @@ from compiler.diagnostics import Mark
 from compiler.model import Dependency, Timeout
 from compiler.pipeline import compile_repository
 from compiler.retries import backoff_delays_ms, worst_case_ms
+from compiler.review.diff import compare, format_value
 
 # Line and column numbers below are counted in these texts (see `at`).
 AUTH = """\
@@ -534,3 +535,109 @@ def test_the_readme_request_path_example_is_what_the_tool_prints(tmp_path: Path,
     [production] = [line for line in lines if "profile 'production'" in line]
     assert " + auth backoff 1 0.2s (" in production
     assert production in (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+
+
+# --- review: explain and diff --------------------------------------------------------------
+
+
+def test_explain_shows_each_delay_the_worst_case_and_the_chains(root: Path, run: Run) -> None:
+    use(root, AUTH)
+    result = run("explain", "production", "api", "auth.request", "--root", root)
+    assert result.exit_code == 0, result.stderr
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    start = lines.index("retries")
+    assert lines[start + 1 : start + 9] == [
+        f"  auth: 3 retries, 4 attempts   {at(AUTH, 'retries: |3')}",
+        f"    backoff initial 100 ms {at(AUTH, 'initial: |100ms')}, "
+        f"multiplier 2 {at(AUTH, 'multiplier: |2')}, max 250 ms {at(AUTH, 'max: |250ms')}",
+        f"    jitter full {at(AUTH, 'jitter: |full')} (the worst case is the same)",
+        f"    retry 1 waits 0.1s      100 ms x 2^0 = 100 ms   {at(AUTH, 'initial: |100ms')}",
+        f"    retry 2 waits 0.2s      100 ms x 2^1 = 200 ms   {at(AUTH, 'initial: |100ms')}",
+        "    retry 3 waits 0.25s     100 ms x 2^2 = 400 ms, capped at max 250 ms   "
+        f"{at(AUTH, 'max: |250ms')}",
+        "    worst case auth.request = 4 x 1000 ms + (100 + 200 + 250) ms = 4550 ms = 4.55s",
+        "",
+    ]
+    doc = json.loads(run("explain", "production", "api", "--root", root, "--format", "json").stdout)
+    [auth] = doc["retries"]
+    assert [d["ms"] for d in auth["delays"]] == [100, 200, 250]
+    assert auth["worst_cases"] == [
+        {
+            "timeout": "auth.request",
+            "ms": 4550,
+            "text": "4 x 1000 ms + (100 + 200 + 250) ms = 4550 ms",
+        }
+    ]
+    assert doc["amplification"]["chains"] == []
+
+
+def test_explain_rounds_each_delay_up_and_shows_it(root: Path, run: Run) -> None:
+    use(
+        root,
+        AUTH.replace("initial: 100ms, max: 250ms, multiplier: 2", "initial: 3ms, multiplier: 1.5"),
+    )
+    text = run("explain", "production", "api", "auth.request", "--root", root).stdout
+    assert "    retry 3 waits 0.007s    3 ms x 1.5^2 = 6.75 ms -> 7 ms" in text
+    assert "no max" in text
+
+
+def test_explain_lists_chains_and_their_products(root: Path, run: Run) -> None:
+    use(root, CHAIN, "extends: base\nenvironment:\n  max_retry_amplification: 12\n")
+    result = run("explain", "production", "gateway", "--root", root)
+    assert result.exit_code == 0
+    assert (
+        "retry amplification (max_retry_amplification 12 profiles/production.yaml:3:28)\n"
+        f"  gateway -> orders-api (3 attempts, {at(CHAIN, 'retries: |2')}) -> "
+        f"payments (4 attempts, {at(CHAIN, 'retries: |3')}) = 12 <= 12\n"
+    ) in result.stdout
+    assert (
+        "  ok      budget.retry-amplification (chain via orders): 12 of 12 attempts, margin 0"
+        in result.stdout
+    )
+    doc = json.loads(
+        run("explain", "production", "gateway", "--root", root, "--format", "json").stdout
+    )
+    [rule] = [r for r in doc["budgets"]["rules"] if r["rule"] == "budget.retry-amplification"]
+    assert (rule["used"], rule["limit"], rule["margin"], rule["unit"]) == (12, 12, 0, "attempts")
+
+
+def test_diff_reports_retries_backoff_and_amplification(tmp_path: Path) -> None:
+    before_root = copy_repo(tmp_path / "before", with_out=False)
+    after_root = copy_repo(tmp_path / "after", with_out=False)
+    for folder in (before_root, after_root):
+        for path in (folder / "profiles").iterdir():
+            path.unlink()
+    use(before_root, CHAIN, "extends: base\nenvironment: {max_retry_amplification: 20}\n")
+    changed = CHAIN.replace(
+        "        retries: 3\n",
+        "        retries: 4\n        backoff: {initial: 50ms, max: 1s}\n        jitter: none\n",
+    )
+    use(after_root, changed, "extends: base\nenvironment: {max_retry_amplification: 20}\n")
+    before = compile_repository(before_root, render=False).profiles
+    after = compile_repository(after_root, render=False).profiles
+    rows = {
+        (c.service, c.item): (format_value(c.before, c.unit), format_value(c.after, c.unit))
+        for c in compare(before, after).changes
+    }
+    assert rows[("orders-api", "payments retries")] == ("3", "4")
+    assert rows[("orders-api", "payments backoff")] == ("0.0s", "0.05s")
+    assert rows[("orders-api", "payments backoff max")] == ("unset", "1.0s")
+    assert rows[("orders-api", "payments backoff multiplier")] == ("1", "2")
+    assert rows[("orders-api", "payments jitter")] == ("full", "none")
+    assert rows[("orders-api", "payments backoff delays total")] == ("0.0s", "0.75s")
+    assert rows[("orders-api", "payments retry amplification")] == ("4", "5")
+    assert rows[("gateway", "orders retry amplification")] == ("12", "15")
+    assert rows[("gateway", "budget.retry-amplification margin (chain via orders)")] == ("8", "5")
+
+
+def test_a_request_path_name_fits_a_line_of_timeouts_py(root: Path, run: Run) -> None:
+    name = "p" * 65
+    base = AUTH.replace("      login:", f"      {name}:")
+    use(root, base)
+    assert errors(run("validate", "--root", root).stderr) == [
+        f"{at(base, '|' + name)}: error: request path name '{name}' is longer than 64 characters"
+    ]
+    use(root, AUTH.replace("      login:", f"      {name[:64]}:"))
+    assert run("build", "--root", root).exit_code == 0
+    module = (root / "out/production/api/timeouts.py").read_text(encoding="utf-8")
+    assert max(len(line) for line in module.splitlines()) <= 100

@@ -14,7 +14,7 @@ from compiler.durations import format_factor, format_seconds
 from compiler.model import Dependency, Profile, Service
 from compiler.pipeline.amplification import chains
 from compiler.pipeline.terms import delay_mark
-from compiler.retries import attempts_text
+from compiler.retries import attempts_text, retries_text
 
 Doc = dict[str, Any]
 
@@ -142,8 +142,8 @@ def retries_lines(docs: list[Doc]) -> list[str]:
     for doc in docs:
         backoff = doc["backoff"]
         lines.append(
-            f"  {doc['dependency']}: {doc['retries']} {'retry' if doc['retries'] == 1 else 'retries'}"
-            f", {attempts_text(doc['attempts'])}"
+            f"  {doc['dependency']}: {retries_text(doc['retries'])}, "
+            f"{attempts_text(doc['attempts'])}"
             f"   {_where(doc['retries_at'])}"
         )
         if backoff["kind"] == "exponential":
