@@ -296,8 +296,7 @@ def timeouts_py(ctx: dict[str, Any]) -> str:
     parts.append("\n\nRETRIES: Final[Retries] = Retries(\n")
     for dep, policy in retried.items():
         prefix = dep.upper()
-        delays = ", ".join(seconds(ms) for ms in policy["delays"])
-        delays += "," if len(policy["delays"]) == 1 else ""
+        delays = "".join(f"            {seconds(ms)},\n" for ms in policy["delays"])
         cap = f"{prefix}_BACKOFF_MAX_S" if policy["capped"] else "None"
         parts.append(
             f"    {dep}=RetryPolicy(\n"
@@ -306,7 +305,7 @@ def timeouts_py(ctx: dict[str, Any]) -> str:
             f"        backoff_max_s={cap},\n"
             f"        backoff_multiplier={prefix}_BACKOFF_MULTIPLIER,\n"
             f"        jitter={prefix}_BACKOFF_JITTER,\n"
-            f"        delays_s=({delays}),\n"
+            f"        delays_s=(\n{delays}        ),\n"
             "    ),\n"
         )
     parts.append(PY_REQUEST_PATH)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -641,3 +642,25 @@ def test_a_request_path_name_fits_a_line_of_timeouts_py(root: Path, run: Run) ->
     assert run("build", "--root", root).exit_code == 0
     module = (root / "out/production/api/timeouts.py").read_text(encoding="utf-8")
     assert max(len(line) for line in module.splitlines()) <= 100
+
+
+def test_the_largest_policy_builds_and_its_module_passes_ruff(root: Path, run: Run) -> None:
+    """100 retries from 1h, x10 each, uncapped: the last wait is 3.6e102 s, exactly."""
+    base = AUTH.replace("retries: 3", "retries: 100").replace(
+        "{initial: 100ms, max: 250ms, multiplier: 2}", "{initial: 1h, multiplier: 10}"
+    )
+    use(root, base.replace("      login: [auth.request, db.query]\n", "      login: [db.query]\n"))
+    assert run("build", "--root", root).exit_code == 0
+    path = root / "out/production/api/timeouts.py"
+    ruff = Path(sys.executable).parent / "ruff"
+    options = ["--isolated", "--no-cache", "--select", "E,F,W", "--line-length", "100"]
+    result = subprocess.run(
+        [ruff, "check", *options, path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    delays = load_module(path).RETRIES.auth.delays_s
+    assert len(delays) == 100
+    assert delays[0] == 3600.0 and delays[-1] == float(3600 * 10**99)

@@ -10,7 +10,7 @@ import signal
 import stat
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from types import FrameType
@@ -105,12 +105,6 @@ def quoted(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=True)
 
 
-def py_tuple(items: Iterable[object]) -> str:
-    """A Python tuple of the items' text: `(0.1, 0.2)`, `(0.1,)`, `()`."""
-    texts = [str(item) for item in items]
-    return "(" + ", ".join(texts) + ("," if len(texts) == 1 else "") + ")"
-
-
 @dataclass(frozen=True)
 class Templates:
     """The compiled templates of a repository, by output file name."""
@@ -131,7 +125,6 @@ def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
     env.filters["yaml_str"] = quoted
     env.filters["py_str"] = quoted
     env.filters["class_name"] = class_name
-    env.filters["py_tuple"] = py_tuple
     return env
 
 

@@ -134,7 +134,11 @@ RETRIES: Final[Retries] = Retries(
         backoff_max_s=DATABASE_BACKOFF_MAX_S,
         backoff_multiplier=DATABASE_BACKOFF_MULTIPLIER,
         jitter=DATABASE_BACKOFF_JITTER,
-        delays_s=(0.1, 0.2, 0.25),
+        delays_s=(
+            0.1,
+            0.2,
+            0.25,
+        ),
     ),
     auth=RetryPolicy(
         attempts=3,
@@ -142,7 +146,10 @@ RETRIES: Final[Retries] = Retries(
         backoff_max_s=None,
         backoff_multiplier=AUTH_BACKOFF_MULTIPLIER,
         jitter=AUTH_BACKOFF_JITTER,
-        delays_s=(0.2, 0.2),
+        delays_s=(
+            0.2,
+            0.2,
+        ),
     ),
 )
 

@@ -128,7 +128,9 @@ RETRIES: Final[Retries] = Retries(
         backoff_max_s=None,
         backoff_multiplier=DATABASE_BACKOFF_MULTIPLIER,
         jitter=DATABASE_BACKOFF_JITTER,
-        delays_s=(0.0,),
+        delays_s=(
+            0.0,
+        ),
     ),
 )
 
