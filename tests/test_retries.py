@@ -664,3 +664,32 @@ def test_the_largest_policy_builds_and_its_module_passes_ruff(root: Path, run: R
     delays = load_module(path).RETRIES.auth.delays_s
     assert len(delays) == 100
     assert delays[0] == 3600.0 and delays[-1] == float(3600 * 10**99)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "what"),
+    [
+        ("attempts={{ dependency.attempts }}", "attempts={{ dependency.retries }}", "RETRIES"),
+        ("            {{ delay }},\n", "            0.1,\n", "RETRIES"),
+        (
+            "deadline_s={{ service.request_path_deadlines_s[name] }}",
+            "deadline_s=1.0",
+            "REQUEST_PATHS",
+        ),
+    ],
+)
+def test_a_template_that_gets_retries_wrong_is_caught_before_writing(
+    root: Path, run: Run, old: str, new: str, what: str
+) -> None:
+    use(root, AUTH)
+    template = root / "templates" / "timeouts.py.j2"
+    text = template.read_text(encoding="utf-8")
+    assert old in text
+    template.write_text(text.replace(old, new), encoding="utf-8")
+    result = run("build", "--root", root)
+    assert result.exit_code == 2
+    [line] = errors(result.stderr)
+    assert line.startswith(
+        f"templates/timeouts.py.j2: error: out/production/api/timeouts.py has {what} "
+    )
+    assert not (root / "out").exists()

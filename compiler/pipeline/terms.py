@@ -61,13 +61,12 @@ def delay_mark(dependency: Dependency, delay_ms: int) -> Mark | None:
     return marks.get("backoff.initial")
 
 
-def delay_terms(dependency: Dependency, retries: int | None = None) -> tuple[str, ...]:
+def delay_terms(dependency: Dependency) -> tuple[str, ...]:
     """`auth backoff 1 0.1s (profiles/base.yaml:29:28)`, one per delay that is not zero."""
-    delays = dependency.delays_ms[:retries]
     return tuple(
         f"{dependency.name} backoff {n} {format_seconds(delay)}s "
         f"({delay_mark(dependency, delay) or 'default'})"
-        for n, delay in enumerate(delays, 1)
+        for n, delay in enumerate(dependency.delays_ms, 1)
         if delay
     )
 
