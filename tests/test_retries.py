@@ -19,12 +19,14 @@ from types import ModuleType
 import pytest
 from conftest import REPO, Run, at, copy_repo, errors, write_profile
 from dotenv import dotenv_values
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.diagnostics import Mark
+from compiler.durations import format_factor
 from compiler.model import Dependency, Timeout
-from compiler.pipeline import compile_repository
+from compiler.pipeline import compile_repository, resolve_one
+from compiler.pipeline.load import load_bytes
 from compiler.retries import backoff_delays_ms, worst_case_ms
 from compiler.review.diff import compare, format_value
 
@@ -693,3 +695,57 @@ def test_a_template_that_gets_retries_wrong_is_caught_before_writing(
         f"templates/timeouts.py.j2: error: out/production/api/timeouts.py has {what} "
     )
     assert not (root / "out").exists()
+
+
+POLICY = """\
+services:
+  api:
+    image: example.com/api:1
+    port: 8080
+    request_timeout: 3600s
+    health: {{startup: /healthz, liveness: /healthz}}
+    dependencies:
+      auth:
+        timeouts: {{request: {timeout}ms}}
+        retries: {retries}
+        backoff: {backoff}
+    request_paths:
+      login: [auth.request, auth.request]
+"""
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    timeout_ms=st.integers(1, 60_000),
+    retries=st.integers(0, 100),
+    initial_ms=st.integers(1, 3_600_000),
+    multiplier=MULTIPLIERS,
+    max_ms=st.none() | st.integers(1, 3_600_000),
+    constant=st.booleans(),
+)
+def test_the_pipeline_worst_case_equals_a_brute_force_sum(
+    timeout_ms: int,
+    retries: int,
+    initial_ms: int,
+    multiplier: Fraction,
+    max_ms: int | None,
+    constant: bool,
+) -> None:
+    if max_ms is not None and max_ms < initial_ms:
+        max_ms, initial_ms = initial_ms, max_ms
+    if constant:
+        backoff, delays = f"{initial_ms}ms", [initial_ms] * retries
+    else:
+        cap = "" if max_ms is None else f", max: {max_ms}ms"
+        backoff = f"{{initial: {initial_ms}ms{cap}, multiplier: {format_factor(multiplier)}}}"
+        delays = brute_force_delays(initial_ms, multiplier, max_ms, retries)
+    text = POLICY.format(timeout=timeout_ms, retries=retries, backoff=backoff)
+    document = load_bytes(text.encode(), "profiles/production.yaml")
+    profile, _ = resolve_one("production", {"production": document})
+    assert profile is not None
+    [api] = profile.services
+    once = (retries + 1) * timeout_ms + sum(delays)
+    assert api.request_path_worst_ms == {"login": 2 * once}
+    assert list(api.dependencies_by_name["auth"].delays_ms) == delays
+    if retries and not constant:
+        assert api.dependencies_by_name["auth"].backoff_multiplier == multiplier
