@@ -393,20 +393,17 @@ class _Resolver:
                     f"{class_name(dep.name)} in timeouts.py",
                     key=True,
                 )
-            named = [
-                (t.env_name, t.ref, (*path, "timeouts", t.name), "rename the dependency")
-                for t in dep.timeouts
-            ]
+            named = [(t.env_name, t.ref, (*path, "timeouts", t.name)) for t in dep.timeouts]
             named += [
-                (var.name, f"{dep.name}.retries", (*path, "retries"), "rename the dependency")
-                for var in dep.retry_env
+                (var.name, f"{dep.name}.retries", (*path, "retries")) for var in dep.retry_env
             ]
             reserved: set[Path] = set()
-            for env_name, what, where, hint in named:
+            for env_name, what, where in named:
                 reason = cloudrun.reserved_env_reason(env_name)
                 if reason and where not in reserved:
                     reserved.add(where)  # one error per line, not one per retry variable
-                    self.fail(where, f"env var {env_name} of {what}: {reason}", hint, key=True)
+                    message = f"env var {env_name} of {what}: {reason}"
+                    self.fail(where, message, "rename the dependency", key=True)
                 owner = owners.setdefault(env_name, what)
                 if owner != what:
                     self.fail(
