@@ -83,6 +83,11 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
 # --- terms and fixes shared by the request rules ---------------------------------------
 
 
+def worst_case_ms(timeout: Timeout, dependency: Dependency) -> int:
+    """`(r + 1) * t + d1 + ... + dr`: every attempt times out, each retry waits its delay."""
+    return dependency.worst_case_ms(timeout)
+
+
 @dataclass(frozen=True)
 class PathCost:
     """The worst case of one request path: the total and each timeout's share."""
@@ -102,7 +107,7 @@ def path_costs(service: Service) -> list[PathCost]:
     costs = []
     for name, timeouts in service.request_paths.items():
         parts = tuple(
-            (t, by_name[t.dependency], by_name[t.dependency].worst_case_ms(t)) for t in timeouts
+            (t, by_name[t.dependency], worst_case_ms(t, by_name[t.dependency])) for t in timeouts
         )
         costs.append(PathCost(name, sum(p[2] for p in parts), parts))
     return costs
