@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from compiler.diagnostics import Diagnostic, Mark
 from compiler.model import Dependency, Profile, Service
@@ -44,7 +45,7 @@ class Hop:
         marks = self.dependency.marks
         return marks.get("retries") or marks.get("service")
 
-    @property
+    @cached_property  # a hop is in the chain of every service upstream of it
     def term(self) -> str:
         """`gateway.orders -> orders-api 3 attempts (profiles/base.yaml:14:18)`."""
         return (
@@ -61,11 +62,12 @@ class Chain:
     """Links followed one after another, from the service that starts them."""
 
     hops: tuple[Hop, ...]
+    product: int  # the requests the last callee may get for one to the first service
 
-    @property
-    def product(self) -> int:
-        """The requests the last callee may get for one request to the first service."""
-        return math.prod(hop.attempts for hop in self.hops)
+    @classmethod
+    def of(cls, hops: tuple[Hop, ...]) -> Chain:
+        """The chain of `hops`, its product multiplied out."""
+        return cls(hops, math.prod(hop.attempts for hop in hops))
 
     def __str__(self) -> str:
         """`gateway -> orders-api (3 attempts, ...) -> payments (4 attempts, ...)`."""
@@ -77,6 +79,7 @@ class _Walk:
     """One depth-first walk of a profile's links: each service's worst tail, the cycles."""
 
     tails: dict[str, tuple[Hop, ...]]
+    products: dict[str, int]
     cycles: tuple[tuple[Hop, ...], ...]
 
 
@@ -127,7 +130,7 @@ def _walk(profile: Profile) -> _Walk:
                 if product > best_product:
                     best, best_product = (link, *tails[link.callee]), product
             tails[name], products[name] = best, max(best_product, 1)
-    return _Walk(tails, tuple(cycles.values()))
+    return _Walk(tails, products, tuple(cycles.values()))
 
 
 def _rotated(cycle: list[Hop], order: dict[str, int]) -> tuple[Hop, ...]:
@@ -149,8 +152,11 @@ def _walk_of(profile: Profile) -> _Walk:
 
 def chains(profile: Profile, service: Service) -> list[Chain]:
     """For each link of `service`: the link, then the callee's chain of most attempts."""
-    tails = _walk_of(profile).tails
-    return [Chain((hop, *tails.get(hop.callee, ()))) for hop in links(profile, service)]
+    walk = _walk_of(profile)
+    return [
+        Chain((hop, *walk.tails[hop.callee]), hop.attempts * walk.products[hop.callee])
+        for hop in links(profile, service)
+    ]
 
 
 def _fewer_retries(chain: Chain, limit: int) -> list[str]:
@@ -210,7 +216,7 @@ def link_cycles(profile: Profile) -> list[Diagnostic]:
         found.append(
             Diagnostic(
                 mark,
-                f"{RULE}: profile '{profile.name}': service: links form a cycle: {Chain(cycle)}",
+                f"{RULE}: profile '{profile.name}': service: links form a cycle: {Chain.of(cycle)}",
                 "a request could go round it without end, its attempts multiplying each time; "
                 "remove one of these links",
                 rule=RULE,
