@@ -317,6 +317,12 @@ def test_a_reserved_retry_variable_is_an_error_at_retries(root: Path, run: Run) 
             "'services.api.dependencies.auth.backoff.multiplier' must be at most 10, not 11",
         ),
         (
+            "multiplier: 2",
+            "multiplier: 1.000000000001",
+            "multiplier: |1.000000000001",
+            "invalid factor '1.000000000001': more than 12 significant digits",
+        ),
+        (
             "max: 250ms",
             "max: 50ms",
             "max: |50ms",
@@ -386,6 +392,7 @@ def test_a_jitter_typo_gets_a_suggestion(root: Path, run: Run) -> None:
     [
         ("0", "'environment.max_retry_amplification' must be at least 1, not 0"),
         ("2.5", "'environment.max_retry_amplification' must be an integer, not 2.5"),
+        ("1000001", "'environment.max_retry_amplification' must be at most 1000000, not 1000001"),
     ],
 )
 def test_max_retry_amplification_is_a_positive_integer(

@@ -11,6 +11,7 @@ from typing import Any
 from compiler import cloudrun
 from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, did_you_mean
 from compiler.durations import (
+    DurationError,
     format_duration,
     parse_duration_ms,
     parse_factor,
@@ -136,14 +137,22 @@ class _Resolver:
         return Environment(
             factors[0],
             factors[1],
-            parse_factor(factors[0].text),
-            parse_factor(factors[1].text),
+            self.factor(factors[0]),
+            self.factor(factors[1]),
             max_ms[0],
             max_ms[1],
             caps[0],
             caps[1],
             amplification,
         )
+
+    def factor(self, operand: Operand) -> Fraction:
+        """The exact value of an environment factor; a located error when out of bounds."""
+        try:
+            return parse_factor(operand.text)
+        except DurationError as exc:
+            self.fail(("environment", operand.role), str(exc))
+            return Fraction(1)
 
     def platform(self) -> Platform:
         data = self.merged.data.get("platform") or {}
@@ -302,8 +311,11 @@ class _Resolver:
         initial_ms = parse_duration_ms(raw["initial"])
         max_ms = parse_duration_ms(raw["max"]) if "max" in raw else None
         multiplier = DEFAULT_MULTIPLIER
-        if "multiplier" in raw:
-            multiplier = Fraction(Decimal(_text(raw["multiplier"])))
+        if "multiplier" in raw:  # read like the factors: judged on its text, then exact
+            try:
+                multiplier = parse_factor(_text(raw["multiplier"]))
+            except DurationError as exc:
+                self.fail((*path, "multiplier"), str(exc))
         if max_ms is not None and max_ms < initial_ms:
             self.fail(
                 (*path, "max"),
