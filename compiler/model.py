@@ -20,7 +20,7 @@ from compiler.retries import (
 
 STARTUP_TOTAL_ENV = "STARTUP_TOTAL_TIMEOUT_S"
 EnvKind = Literal["seconds", "count", "factor", "text"]
-_PY_TYPES: dict[EnvKind, str] = {
+_PY_TYPES: dict[str, str] = {
     "seconds": "float",
     "count": "int",
     "factor": "float",
@@ -34,7 +34,7 @@ class EnvVar:
 
     name: str
     text: str
-    kind: EnvKind = "seconds"
+    kind: str = "seconds"  # an EnvKind
 
     @property
     def py_type(self) -> str:
