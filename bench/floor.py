@@ -119,6 +119,39 @@ def resolve_timeouts(
     return resolved, dependencies
 
 
+def retry_policy(name: str, dep: dict[str, Any]) -> dict[str, Any] | None:
+    """A retried dependency's env vars (name, text, Python type) and delays; None if none."""
+    retries = dep.get("retries") or 0
+    if not retries:
+        return None
+    backoff = dep.get("backoff")
+    cap_ms = None
+    mult: Ratio = (1, 1)
+    if isinstance(backoff, dict):
+        initial_ms = duration_ms(backoff["initial"])
+        cap_ms = duration_ms(backoff["max"]) if "max" in backoff else None
+        mult = factor(backoff.get("multiplier", 2))
+    else:
+        initial_ms = duration_ms(backoff) if backoff else 0
+    delays, numerator, denominator = [], initial_ms, 1
+    for _ in range(retries):
+        delay = -(-numerator // denominator)
+        delays.append(delay if cap_ms is None else min(delay, cap_ms))
+        numerator, denominator = numerator * mult[0], denominator * mult[1]
+    whole, fraction = divmod(mult[0] * 10 // mult[1], 10)  # the generator's: one decimal
+    mult_text = f"{whole}.{fraction}" if fraction else str(whole)
+    prefix = name.upper()
+    env = [
+        (f"{prefix}_RETRIES", str(retries), "int"),
+        (f"{prefix}_BACKOFF_INITIAL_S", seconds(initial_ms), "float"),
+        (f"{prefix}_BACKOFF_MULTIPLIER", mult_text, "float"),
+        (f"{prefix}_BACKOFF_JITTER", dep.get("jitter", "full"), "str"),
+    ]
+    if cap_ms is not None:
+        env.append((f"{prefix}_BACKOFF_MAX_S", seconds(cap_ms), "float"))
+    return {"retries": retries, "delays": delays, "capped": cap_ms is not None, "env": env}
+
+
 def class_name(dependency: str) -> str:
     """`agent_supervisor` -> `AgentSupervisorTimeouts`."""
     return "".join(part.capitalize() for part in dependency.split("_")) + "Timeouts"
@@ -149,7 +182,7 @@ def service_yaml(ctx: dict[str, Any]) -> str:
         f"        - image: {q(ctx['image'])}\n          ports:\n"
         f"            - containerPort: {port}\n          env:\n"
     )
-    for name, value in ctx["env"]:
+    for name, value, _ in ctx["env"]:
         parts.append(f"            - name: {q(name)}\n              value: {q(value)}\n")
     parts.append(
         f"          startupProbe:\n            httpGet:\n"
@@ -166,12 +199,12 @@ def service_yaml(ctx: dict[str, Any]) -> str:
 
 def env_yaml(ctx: dict[str, Any]) -> str:
     """out/<env>/<service>/env.yaml."""
-    return "".join(f"{name}: {q(value)}\n" for name, value in ctx["env"])
+    return "".join(f"{name}: {q(value)}\n" for name, value, _ in ctx["env"])
 
 
 def env_file(ctx: dict[str, Any]) -> str:
     """out/<env>/<service>/timeouts.env."""
-    return "".join(f"{name}={value}\n" for name, value in ctx["env"])
+    return "".join(f"{name}={value}\n" for name, value, _ in ctx["env"])
 
 
 PY_HEAD = '''"""Timeouts of {service} in {environment}, in seconds, fixed at build time."""
@@ -179,6 +212,7 @@ PY_HEAD = '''"""Timeouts of {service} in {environment}, in seconds, fixed at bui
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 ENVIRONMENT: Final[str] = {q_environment}
@@ -199,6 +233,29 @@ def verify_environment(environ: Mapping[str, str] | None = None) -> None:
         )
 '''
 DATACLASS = "\n\n@dataclass(frozen=True, slots=True)\nclass "
+PY_RETRY_POLICY = f'''{DATACLASS}RetryPolicy:
+    """How one dependency is retried; delays_s are the worst-case waits before each retry."""
+
+    attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float | None
+    backoff_multiplier: float
+    jitter: str
+    delays_s: tuple[float, ...]
+{DATACLASS}Retries:
+    """The retry policy of every dependency that is retried."""
+'''
+PY_REQUEST_PATH = f''')
+{DATACLASS}RequestPath:
+    """What one request may wait on, in order, and its worst case: the deadline to pass on."""
+
+    steps: tuple[str, ...]
+    deadline_s: float
+
+
+REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
+    {{
+'''
 
 
 def timeouts_py(ctx: dict[str, Any]) -> str:
@@ -212,7 +269,11 @@ def timeouts_py(ctx: dict[str, Any]) -> str:
             q_cloud_run=q(ctx["cloud_run_name"]),
         )
     ]
-    parts += [f"{name}: Final[float] = {value}\n" for name, value in ctx["env"]]
+    for name, value, kind in ctx["env"]:
+        literal = q(value) if kind == "str" else value
+        if kind == "float" and "." not in value:
+            literal += ".0"
+        parts.append(f"{name}: Final[{kind}] = {literal}\n")
     dependencies = ctx["dependencies"]
     for dep, names in dependencies:
         doc = f'    """Timeouts of the {dep} dependency, in seconds."""\n'
@@ -229,6 +290,31 @@ def timeouts_py(ctx: dict[str, Any]) -> str:
             parts.append(f"        {name}={f'{dep}_{name}_TIMEOUT_S'.upper()},\n")
         parts.append("    ),\n")
     parts.append(")\n")
+    parts.append(PY_RETRY_POLICY)
+    retried = ctx["retried"]
+    if retried:
+        parts.append("\n" + "".join(f"    {dep}: RetryPolicy\n" for dep in retried))
+    parts.append("\n\nRETRIES: Final[Retries] = Retries(\n")
+    for dep, policy in retried.items():
+        prefix = dep.upper()
+        delays = "".join(f"            {seconds(ms)},\n" for ms in policy["delays"])
+        cap = f"{prefix}_BACKOFF_MAX_S" if policy["capped"] else "None"
+        parts.append(
+            f"    {dep}=RetryPolicy(\n"
+            f"        attempts={policy['retries'] + 1},\n"
+            f"        backoff_initial_s={prefix}_BACKOFF_INITIAL_S,\n"
+            f"        backoff_max_s={cap},\n"
+            f"        backoff_multiplier={prefix}_BACKOFF_MULTIPLIER,\n"
+            f"        jitter={prefix}_BACKOFF_JITTER,\n"
+            f"        delays_s=(\n{delays}        ),\n"
+            "    ),\n"
+        )
+    parts.append(PY_REQUEST_PATH)
+    for path, (steps, worst_ms) in ctx["request_paths"].items():
+        parts.append(f"        {q(path)}: RequestPath(\n            steps=(\n")
+        parts += [f"                {q(step)},\n" for step in steps]
+        parts.append(f"            ),\n            deadline_s={seconds(worst_ms)},\n        ),\n")
+    parts.append("    }\n)\n")
     parts.append(PY_TAIL)
     return "".join(parts)
 
@@ -268,9 +354,24 @@ def outputs(root: Path) -> dict[str, bytes]:
             resolved, dependencies = resolve_timeouts(spec, env)
             total = sum(resolved[ref] for ref in spec.get("startup", ()))
             pairs = [
-                (f"{ref.replace('.', '_')}_TIMEOUT_S".upper(), ms) for ref, ms in resolved.items()
+                (f"{ref.replace('.', '_')}_TIMEOUT_S".upper(), seconds(ms), "float")
+                for ref, ms in resolved.items()
             ]
-            pairs.append((STARTUP_TOTAL, total))
+            pairs.append((STARTUP_TOTAL, seconds(total), "float"))
+            retried = {}
+            for dep_name, dep in spec.get("dependencies", {}).items():
+                policy = retry_policy(dep_name, dep)
+                if policy is not None:
+                    retried[dep_name] = policy
+                    pairs += policy["env"]
+            paths = {}
+            for path, steps in spec.get("request_paths", {}).items():
+                worst = 0
+                for step in steps:
+                    policy = retried.get(step.split(".")[0])
+                    attempts = policy["retries"] + 1 if policy else 1
+                    worst += attempts * resolved[step] + (sum(policy["delays"]) if policy else 0)
+                paths[path] = (steps, worst)
             budget_s = -(-(total + buffer_ms) // 1000)
             ctx = {
                 "environment": environment,
@@ -283,8 +384,10 @@ def outputs(root: Path) -> dict[str, bytes]:
                 "port": spec["port"],
                 "health": spec["health"],
                 "request_timeout_s": duration_ms(spec["request_timeout"]) // 1000,
-                "env": [(name, seconds(ms)) for name, ms in sorted(pairs)],
+                "env": sorted(pairs),
                 "dependencies": dependencies,
+                "retried": retried,
+                "request_paths": paths,
                 "threshold": max(1, -(-budget_s // PROBE_PERIOD_S)),
             }
             for output, render in renders.items():

@@ -40,6 +40,9 @@ class Timeout {
 
 class Dependency {
   timeouts: Mapping<String, Timeout>
+  retries: Int = 0
+  backoffMs: Int = 0
+  jitter: String = "full"
 }
 
 class Service {
@@ -86,11 +89,21 @@ function timeoutOf(svc: Service, ref: String): Int =
   let (parts = ref.split("."))
     scaled(svc.dependencies[parts[0]].timeouts[parts[1]])
 
+function retryEnv(name: String, d: Dependency): List<Pair<String, String>> =
+  if (d.retries == 0) List()
+  else let (p = name.toUpperCase())
+    List(
+      Pair("\\(p)_RETRIES", d.retries.toString()),
+      Pair("\\(p)_BACKOFF_INITIAL_S", seconds(d.backoffMs)),
+      Pair("\\(p)_BACKOFF_MULTIPLIER", "1"),
+      Pair("\\(p)_BACKOFF_JITTER", d.jitter))
+
 function envOf(svc: Service): List<Pair<String, String>> =
   let (total = svc.startup.toList().fold(0, (sum, ref) -> sum + timeoutOf(svc, ref)))
     svc.dependencies.toMap().entries.flatMap((d) ->
       d.value.timeouts.toMap().entries.map((t) ->
-        Pair("\\(d.key)_\\(t.key)_TIMEOUT_S".toUpperCase(), seconds(scaled(t.value)))))
+        Pair("\\(d.key)_\\(t.key)_TIMEOUT_S".toUpperCase(), seconds(scaled(t.value))))
+      + retryEnv(d.key, d.value))
     .add(Pair("STARTUP_TOTAL_TIMEOUT_S", seconds(total)))
     .sortBy((p) -> p.first)
 
@@ -188,6 +201,21 @@ def _timeouts(timeouts: dict[str, Any], indent: str) -> list[str]:
     return lines
 
 
+def _retries(dependency: dict[str, Any]) -> list[str]:
+    """A dependency's retry policy; the generator writes constant backoffs only."""
+    backoff = dependency.get("backoff")
+    if isinstance(backoff, dict):
+        raise ValueError("bench/pkl.py writes constant backoffs only")
+    lines = []
+    if "retries" in dependency:
+        lines.append(f"        retries = {dependency['retries']}")
+    if backoff:
+        lines.append(f"        backoffMs = {duration_ms(backoff)}")
+    if "jitter" in dependency:
+        lines.append(f"        jitter = {_str(dependency['jitter'])}")
+    return lines
+
+
 def _service(name: str, spec: dict[str, Any], *, new: bool) -> list[str]:
     """A service entry; `new` for the base, else the overrides an environment amends."""
     lines = [f"  [{_str(name)}] {{" if not new else f"  [{_str(name)}] = new Service {{"]
@@ -211,6 +239,7 @@ def _service(name: str, spec: dict[str, Any], *, new: bool) -> list[str]:
         for dep, body in spec["dependencies"].items():
             opener = "= new Dependency {" if new else "{"
             lines.append(f"      [{_str(dep)}] {opener}")
+            lines += _retries(body or {})
             lines.append("        timeouts {")
             lines += _timeouts((body or {}).get("timeouts") or {}, "          ")
             lines += ["        }", "      }"]

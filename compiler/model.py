@@ -2,14 +2,62 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
+from typing import Literal
 
 from compiler.diagnostics import Mark
-from compiler.durations import format_seconds
+from compiler.durations import format_factor, format_seconds
+from compiler.retries import (
+    CONSTANT_MULTIPLIER,
+    DEFAULT_JITTER,
+    DEFAULT_MAX_RETRY_AMPLIFICATION,
+    backoff_delays_ms,
+    worst_case_ms,
+)
 
 STARTUP_TOTAL_ENV = "STARTUP_TOTAL_TIMEOUT_S"
+EnvKind = Literal["seconds", "count", "factor", "text"]
+_PY_TYPES: dict[str, str] = {
+    "seconds": "float",
+    "count": "int",
+    "factor": "float",
+    "text": "str",
+}
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable of a service: its name, its text, and what kind of value."""
+
+    name: str
+    text: str
+    kind: str = "seconds"  # an EnvKind
+
+    @property
+    def py_type(self) -> str:
+        """The type of its `Final` constant in timeouts.py: `float`, `int` or `str`."""
+        return _PY_TYPES[self.kind]
+
+    @property
+    def value(self) -> float | int | str:
+        """The value its constant in timeouts.py holds."""
+        if self.kind == "count":
+            return int(self.text)
+        if self.kind == "text":
+            return self.text
+        return float(self.text)
+
+    @property
+    def py_literal(self) -> str:
+        """The constant as Python source: `3.0`, `3`, `2.0`, `"full"`."""
+        if self.kind == "text":
+            return json.dumps(self.text)
+        if self.kind == "factor" and "." not in self.text:
+            return self.text + ".0"
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -62,9 +110,56 @@ class Dependency:
     name: str
     timeouts: tuple[Timeout, ...]
     retries: int = 0
-    backoff_ms: int = 0
+    backoff_ms: int = 0  # the initial delay; of a constant `backoff: b`, every delay
     service: str | None = None
     marks: dict[str, Mark] = field(default_factory=dict, compare=False, repr=False)
+    backoff_max_ms: int | None = None
+    backoff_multiplier: Fraction = CONSTANT_MULTIPLIER
+    jitter: str = DEFAULT_JITTER
+
+    @property
+    def attempts(self) -> int:
+        """The first attempt and every retry."""
+        return self.retries + 1
+
+    @cached_property
+    def delays_ms(self) -> tuple[int, ...]:
+        """The delay before each retry, in milliseconds: `(100, 200, 250)`."""
+        return backoff_delays_ms(
+            self.backoff_ms, self.backoff_multiplier, self.backoff_max_ms, self.retries
+        )
+
+    @property
+    def delays_seconds(self) -> tuple[str, ...]:
+        """The delays in exact decimal seconds: `('0.1', '0.2', '0.25')`."""
+        return tuple(format_seconds(ms) for ms in self.delays_ms)
+
+    def worst_case_ms(self, timeout: Timeout) -> int:
+        """`(r + 1) * t + d1 + ... + dr` for one of this dependency's timeouts."""
+        return worst_case_ms(timeout.ms, self.delays_ms)
+
+    @cached_property
+    def env_prefix(self) -> str:
+        """`AUTH`: the start of this dependency's retry env var names."""
+        return self.name.upper()
+
+    @cached_property
+    def retry_env(self) -> tuple[EnvVar, ...]:
+        """`<DEP>_RETRIES`, `<DEP>_BACKOFF_*`; none when the dependency is not retried."""
+        if not self.retries:
+            return ()
+        prefix = self.env_prefix
+        found = [
+            EnvVar(f"{prefix}_RETRIES", str(self.retries), "count"),
+            EnvVar(f"{prefix}_BACKOFF_INITIAL_S", format_seconds(self.backoff_ms)),
+        ]
+        if self.backoff_max_ms is not None:
+            found.append(EnvVar(f"{prefix}_BACKOFF_MAX_S", format_seconds(self.backoff_max_ms)))
+        found.append(
+            EnvVar(f"{prefix}_BACKOFF_MULTIPLIER", format_factor(self.backoff_multiplier), "factor")
+        )
+        found.append(EnvVar(f"{prefix}_BACKOFF_JITTER", self.jitter, "text"))
+        return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -117,11 +212,41 @@ class Service:
         return tuple(t for d in self.dependencies for t in d.timeouts)
 
     @cached_property
+    def env_vars(self) -> tuple[EnvVar, ...]:
+        """The environment variables, sorted by name: timeouts in exact seconds, retries."""
+        found = [EnvVar(t.env_name, t.seconds) for t in self.timeouts]
+        found.append(EnvVar(STARTUP_TOTAL_ENV, format_seconds(self.startup_total_ms)))
+        found += [var for d in self.dependencies for var in d.retry_env]
+        return tuple(sorted(found, key=lambda var: var.name))
+
+    @cached_property
     def env(self) -> tuple[tuple[str, str], ...]:
-        """The environment variables, sorted by name, values in exact seconds."""
-        pairs = [(t.env_name, t.seconds) for t in self.timeouts]
-        pairs.append((STARTUP_TOTAL_ENV, format_seconds(self.startup_total_ms)))
-        return tuple(sorted(pairs))
+        """The environment variables as (name, text), sorted by name."""
+        return tuple((var.name, var.text) for var in self.env_vars)
+
+    @cached_property
+    def dependencies_by_name(self) -> dict[str, Dependency]:
+        """The dependencies by name."""
+        return {d.name: d for d in self.dependencies}
+
+    @cached_property
+    def retried(self) -> tuple[Dependency, ...]:
+        """The dependencies that are retried, in declaration order."""
+        return tuple(d for d in self.dependencies if d.retries)
+
+    @cached_property
+    def request_path_worst_ms(self) -> dict[str, int]:
+        """Each request path's worst case: the sum of its timeouts' worst cases."""
+        by_name = self.dependencies_by_name
+        return {
+            name: sum(by_name[t.dependency].worst_case_ms(t) for t in timeouts)
+            for name, timeouts in self.request_paths.items()
+        }
+
+    @property
+    def request_path_deadlines_s(self) -> dict[str, str]:
+        """Each request path's worst case in exact decimal seconds: its deadline."""
+        return {name: format_seconds(ms) for name, ms in self.request_path_worst_ms.items()}
 
 
 @dataclass(frozen=True)
@@ -136,6 +261,14 @@ class Environment:
     max_total_timeout_ms: int | None
     max_timeout: Operand | None
     max_total_timeout: Operand | None
+    max_retry_amplification: Operand = Operand(
+        "max_retry_amplification", str(DEFAULT_MAX_RETRY_AMPLIFICATION)
+    )
+
+    @property
+    def max_retry_amplification_value(self) -> int:
+        """The largest product of attempts allowed along a chain of `service:` links."""
+        return int(self.max_retry_amplification.text)
 
 
 @dataclass(frozen=True)

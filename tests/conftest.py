@@ -73,6 +73,20 @@ def write_profile(root: Path, name: str, text: str) -> Path:
     return path
 
 
+def at(text: str, needle: str, file: str = "profiles/base.yaml") -> str:
+    """`file:line:col` of the character after '|' in `needle`, found in `text`."""
+    before, after = needle.split("|")
+    offset = text.index(before + after) + len(before)
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"{file}:{line}:{column}"
+
+
+def errors(stderr: str) -> list[str]:
+    """The error lines of what a command printed on stderr."""
+    return [line for line in stderr.splitlines() if ": error: " in line]
+
+
 def tree_bytes(folder: Path) -> dict[str, bytes]:
     """Every file below `folder` with its bytes, for before/after comparisons."""
     if not folder.exists():

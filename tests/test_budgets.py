@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Run, write_profile
+from conftest import REPO, Run, at, errors, write_profile
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,15 +53,6 @@ def use_profiles(root: Path, base: str, **environments: str) -> None:
         write_profile(root, name, text)
 
 
-def at(text: str, needle: str, file: str = "profiles/base.yaml") -> str:
-    """`file:line:col` of the character after '|' in `needle`, found in `text`."""
-    before, after = needle.split("|")
-    offset = text.index(before + after) + len(before)
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return f"{file}:{line}:{column}"
-
-
 def resolved(root: Path, name: str = "production") -> Profile:
     """The resolved profile `name`, without the budget check (so broken rules can be read)."""
     documents = load_profiles(root)
@@ -74,10 +65,6 @@ def results(
     profile = resolved(root, name)
     found = next(s for s in profile.services if s.name == service)
     return [r for r in evaluate_service(profile, found) if r.rule == rule]
-
-
-def errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if ": error: " in line]
 
 
 # --- what ships ------------------------------------------------------------------------
@@ -184,7 +171,11 @@ def test_request_path_exactly_at_request_timeout_passes(run: Run, repo: Path) ->
         10_000,
         0,
     )
-    assert read.terms == (f"auth.request 3 x 3.0s + 2 x 0.5s backoff ({at(PATH, 'request: |3s')})",)
+    assert read.terms == (
+        f"auth.request 3 x 3.0s ({at(PATH, 'request: |3s')})",
+        f"auth backoff 1 0.5s ({at(PATH, 'backoff: |500ms')})",
+        f"auth backoff 2 0.5s ({at(PATH, 'backoff: |500ms')})",
+    )
 
 
 def test_request_path_one_ms_over_names_every_term(run: Run, repo: Path) -> None:
@@ -197,7 +188,9 @@ def test_request_path_one_ms_over_names_every_term(run: Run, repo: Path) -> None
         f"{at(base, '|read:')}: error: budget.request-path: profile 'production', "
         "service 'api': request path 'read' may wait 10.001s in the worst case, 0.001s more "
         f"than request_timeout 10s ({at(base, 'request_timeout: |10s')}): "
-        f"auth.request 3 x 3.0s + 2 x 0.5s backoff ({at(base, 'request: |3s')}) + "
+        f"auth.request 3 x 3.0s ({at(base, 'request: |3s')}) + "
+        f"auth backoff 1 0.5s ({at(base, 'backoff: |500ms')}) + "
+        f"auth backoff 2 0.5s ({at(base, 'backoff: |500ms')}) + "
         f"db.query 0.001s ({at(base, 'query: |1ms')}); "
     )
 
@@ -547,7 +540,8 @@ def test_unknown_timeout_in_a_request_path_suggests_the_close_one(run: Run, repo
     assert result.exit_code == 2
     assert errors(result.stderr) == [
         f"{at(base, '[|auth.requst')}: error: unknown timeout 'auth.requst' "
-        "in request path 'chat'; did you mean 'auth.request'?"
+        "in request path 'chat' of service 'api' in profile 'production'; "
+        "did you mean 'auth.request'?"
     ]
 
 
@@ -557,8 +551,8 @@ def test_unknown_callee_service_suggests_the_close_one(run: Run, repo: Path) -> 
     result = run("validate", "--root", repo)
     assert result.exit_code == 2
     assert errors(result.stderr) == [
-        f"{at(base, 'service: |user')}: error: unknown service 'user' in profile 'production'; "
-        "did you mean 'users'?"
+        f"{at(base, 'service: |user')}: error: unknown service 'user' in profile 'production', "
+        "called by service 'api'; did you mean 'users'?"
     ]
 
 

@@ -74,6 +74,7 @@ def test_set_key_path_top_level() -> None:
 def test_set_key_path_a_sole_mapping_is_expanded() -> None:
     assert complete(f"set --root {REPO} staging services.netra-backend.dependencies.d") == [
         "services.netra-backend.dependencies.database.backoff",
+        "services.netra-backend.dependencies.database.jitter",
         "services.netra-backend.dependencies.database.retries",
         "services.netra-backend.dependencies.database.service",
         "services.netra-backend.dependencies.database.timeouts.",

@@ -140,7 +140,6 @@ def test_diagnostics_for_a_misspelt_key_a_bad_duration_and_a_wrong_type(
     ("key", "own", "shared"),
     [
         ("max_timeout", "Cap for each scaled timeout", "A decimal number followed by a unit"),
-        ("backoff", "Wait between retries", "A decimal number followed by a unit"),
         ("fixed", "The exact duration used for this timeout", "A decimal number followed by"),
         ("timeout_multiplier", "Factor applied to every plain", "A number from 0.000001 to 100"),
     ],

@@ -32,6 +32,26 @@ BIN = Path(sys.executable).parent
 CLOUD_RUN_NAME = re.compile(r"[a-z]([a-z0-9-]{0,47}[a-z0-9])?")
 ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*_TIMEOUT_S")
 ENV_VALUE = re.compile(r"(0|[1-9][0-9]*)\.[0-9]{1,3}")
+# a retried dependency's policy: its name, then what each variable holds
+RETRY_ENV = {
+    "_RETRIES": re.compile(r"[1-9][0-9]*"),
+    "_BACKOFF_INITIAL_S": ENV_VALUE,
+    "_BACKOFF_MAX_S": ENV_VALUE,
+    "_BACKOFF_MULTIPLIER": re.compile(r"(0|[1-9][0-9]*)(\.[0-9]*[1-9])?"),
+    "_BACKOFF_JITTER": re.compile(r"full|none"),
+}
+
+
+def env_value_is_well_formed(name: str, value: str) -> bool:
+    """A timeout in exact seconds, or one variable of a retry policy in its own form."""
+    if ENV_NAME.fullmatch(name) or name == "STARTUP_TOTAL_TIMEOUT_S":
+        return ENV_VALUE.fullmatch(value) is not None
+    for suffix, form in RETRY_ENV.items():
+        if name.endswith(suffix) and re.fullmatch(r"[A-Z][A-Z0-9_]*", name[: -len(suffix)]):
+            return form.fullmatch(value) is not None
+    return False
+
+
 RESERVED = {"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
 
 
@@ -138,9 +158,9 @@ def test_cloud_run_limits_that_gcloud_does_not_check(outputs: list[Output]) -> N
         env = container["env"]
         assert [e["name"] for e in env] == sorted(e["name"] for e in env), output
         for item in env:
-            assert type(item["name"]) is str and ENV_NAME.fullmatch(item["name"]), output
+            assert type(item["name"]) is str and type(item["value"]) is str, output
+            assert env_value_is_well_formed(item["name"], item["value"]), (output, item)
             assert item["name"] not in RESERVED and not item["name"].startswith("X_GOOGLE_")
-            assert type(item["value"]) is str and ENV_VALUE.fullmatch(item["value"]), output
         assert {e["name"]: e["value"] for e in env} == dict(service.env), output
         probe = container["startupProbe"]
         assert probe["httpGet"]["path"] == service.health_startup, output
@@ -208,8 +228,7 @@ def test_env_files_read_the_same_everywhere(outputs: list[Output]) -> None:
         assert literal == dict(output.service.env), output
         assert list(literal) == sorted(literal), output
         for name, value in literal.items():
-            assert ENV_NAME.fullmatch(name) or name == "STARTUP_TOTAL_TIMEOUT_S", output
-            assert ENV_VALUE.fullmatch(value), output  # no quotes, spaces, $, # or \
+            assert env_value_is_well_formed(name, value), output  # no quotes, spaces, $, # or \
         assert not re.search(r"^export |[ \t\"'$\\`]", text.split("\n", 1)[1], re.M), output
 
 
@@ -220,7 +239,7 @@ def test_env_yaml_equals_the_env_file(outputs: list[Output]) -> None:
         assert loaded == literal_env(output.text("timeouts.env")), output
         assert all(type(v) is str for v in loaded.values()), output
         for line in text.splitlines()[1:]:
-            assert re.fullmatch(r'[A-Z][A-Z0-9_]*: "[0-9.]+"', line), (output, line)
+            assert re.fullmatch(r'[A-Z][A-Z0-9_]*: "([0-9.]+|full|none)"', line), (output, line)
 
 
 def test_dotenv_agrees_with_a_literal_reader_on_tricky_lines(tmp_path: Path) -> None:
@@ -320,10 +339,32 @@ def test_importing_the_modules_gives_the_model_values(modules: Modules) -> None:
         for constant in ("ENVIRONMENT", "SERVICE", "CLOUD_RUN_SERVICE"):
             assert module.__annotations__[constant] == Final[str], (output, constant)
         assert module.__annotations__["TIMEOUTS"] == Final[module.Timeouts], output
-        for env_name, value in service.env:
-            constant = getattr(module, env_name)
-            assert type(constant) is float and constant == float(value), (output, env_name)
-            assert module.__annotations__[env_name] == Final[float]
+        for var in service.env_vars:
+            constant = getattr(module, var.name)
+            kind = {"seconds": float, "factor": float, "count": int, "text": str}[var.kind]
+            assert type(constant) is kind, (output, var.name)
+            assert str(constant) == var.text or constant == float(var.text), (output, var.name)
+            assert module.__annotations__[var.name] == Final[kind]
+        retried = [d for d in service.dependencies if d.retries]
+        assert list(type(module.RETRIES).__dataclass_fields__) == [d.name for d in retried]
+        for dependency in retried:
+            policy = getattr(module.RETRIES, dependency.name)
+            assert policy.attempts == dependency.retries + 1, (output, dependency.name)
+            assert policy.delays_s == tuple(ms / 1000 for ms in dependency.delays_ms)
+            assert len(policy.delays_s) == dependency.retries
+            assert policy.backoff_initial_s == dependency.backoff_ms / 1000
+            cap = dependency.backoff_max_ms
+            assert policy.backoff_max_s == (None if cap is None else cap / 1000)
+            assert policy.jitter == dependency.jitter
+            with pytest.raises(FrozenInstanceError):
+                policy.attempts = 0
+        assert list(module.REQUEST_PATHS) == list(service.request_paths)
+        for path_name, timeouts in service.request_paths.items():
+            path = module.REQUEST_PATHS[path_name]
+            assert path.steps == tuple(t.ref for t in timeouts), (output, path_name)
+            assert path.deadline_s == service.request_path_worst_ms[path_name] / 1000
+        with pytest.raises(TypeError):
+            module.REQUEST_PATHS["x"] = None
         for dependency in service.dependencies:
             group = getattr(module.TIMEOUTS, dependency.name)
             for timeout in dependency.timeouts:
@@ -347,6 +388,11 @@ def test_the_spec_example_module(tmp_path: Path) -> None:
     assert module.TIMEOUTS.websocket_bridge.handshake == 1.54
     assert module.STARTUP_TOTAL_TIMEOUT_S == 16.85
     assert module.CLOUD_RUN_SERVICE == "netra-backend-staging"
+    assert module.RETRIES.database.attempts == 4
+    assert module.RETRIES.database.delays_s == (0.1, 0.2, 0.25)
+    assert module.RETRIES.database.backoff_max_s == 0.25
+    assert module.RETRIES.auth.backoff_max_s is None
+    assert module.REQUEST_PATHS["chat"].deadline_s == 25.4  # 3 x 5 + 0.2 + 0.2 + 5 + 5
 
 
 def test_verify_environment_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -361,7 +407,7 @@ def test_verify_environment_reads_os_environ(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_modules_are_stdlib_only(modules: Modules) -> None:
-    allowed = {"os", "collections.abc", "dataclasses", "typing"}
+    allowed = {"__future__", "os", "collections.abc", "dataclasses", "types", "typing"}
     for output in modules.by_name.values():
         imports = re.findall(r"^(?:from|import) ([\w.]+)", output.text("timeouts.py"), re.M)
         assert set(imports) <= allowed, output

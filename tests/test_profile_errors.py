@@ -400,13 +400,14 @@ def test_startup_chain_and_request_paths_name_pairs_that_exist(validate: Validat
         "    request_paths:\n      main: [db.qery]\n"
     )
     assert validate(prod=text) == [
-        f"{P}:4:15: error: unknown timeout 'db.conect' in the startup chain; "
-        "did you mean 'db.connect'?",
-        f"{P}:4:36: error: 'db.query' appears twice in the startup chain",
-        f"{P}:4:46: error: unknown timeout 'cache.get' in the startup chain; "
-        "name a dependency.timeout pair that exists",
-        f"{P}:6:14: error: unknown timeout 'db.qery' in request path 'main'; "
-        "did you mean 'db.query'?",
+        f"{P}:4:15: error: unknown timeout 'db.conect' in the startup chain of service 'api' "
+        "in profile 'prod'; did you mean 'db.connect'?",
+        f"{P}:4:36: error: 'db.query' appears twice in the startup chain of service 'api' "
+        "in profile 'prod'",
+        f"{P}:4:46: error: unknown timeout 'cache.get' in the startup chain of service 'api' "
+        "in profile 'prod'; name a dependency.timeout pair that exists",
+        f"{P}:6:14: error: unknown timeout 'db.qery' in request path 'main' of service 'api' "
+        "in profile 'prod'; did you mean 'db.query'?",
     ]
 
 
@@ -422,10 +423,11 @@ def test_a_request_may_wait_on_the_same_timeout_twice(run: Run, root: Path) -> N
 def test_callee_service_must_exist(validate: Validate) -> None:
     text = "extends: base\nservices:\n  api:\n    dependencies:\n      db:\n        service: ap\n"
     assert validate(prod=text) == [
-        f"{P}:6:18: error: unknown service 'ap' in profile 'prod'; did you mean 'api'?"
+        f"{P}:6:18: error: unknown service 'ap' in profile 'prod', called by service 'api'; "
+        "did you mean 'api'?"
     ]
     assert validate(prod=text.replace("service: ap", "service: api")) == [
-        f"{P}:6:18: error: service 'api' cannot call itself"
+        f"{P}:6:18: error: service 'api' cannot call itself (profile 'prod')"
     ]
 
 
@@ -588,8 +590,8 @@ def test_all_errors_of_all_profiles_in_one_run(validate: Validate, root: Path) -
         f"{P}:5:3: error: unknown key 'safety_margn' in 'environment'; "
         "did you mean 'safety_margin'?",
         "profiles/qa.yaml:1:10: error: unknown profile 'bsae' in extends; did you mean 'base'?",
-        "profiles/stage.yaml:4:15: error: unknown timeout 'db.conect' in the startup chain; "
-        "did you mean 'db.connect'?",
+        "profiles/stage.yaml:4:15: error: unknown timeout 'db.conect' in the startup chain "
+        "of service 'api' in profile 'stage'; did you mean 'db.connect'?",
     ]
 
 

@@ -25,10 +25,17 @@ def test_yaml_is_the_merged_resolved_profile(repo: Path, run: Run) -> None:
         "safety_margin": 1.1,
         "max_timeout": 5.0,
         "max_total_timeout": 18.0,
+        "max_retry_amplification": 10,
     }
     assert document["platform"]["min_instances"] == 1
     backend = document["services"]["netra-backend"]
-    assert backend["dependencies"]["database"]["timeouts"] == {"connect": 3.0, "query": 5.0}
+    database = backend["dependencies"]["database"]
+    assert database["timeouts"] == {"connect": 3.0, "query": 5.0}
+    assert database["backoff"] == {"initial": 0.1, "max": 0.25, "multiplier": 2}
+    assert (database["retries"], database["jitter"]) == (3, "full")
+    assert database["delays"] == [0.1, 0.2, 0.25]
+    assert backend["dependencies"]["auth"]["backoff"] == 0.2
+    assert backend["request_path_worst_cases"] == {"chat": 25.4}
     assert backend["cloud_run_name"] == "netra-backend-staging"
     assert backend["request_timeout"] == 300.0
     assert backend["startup_budget"] == backend["startup_total"] + backend["cold_start_buffer"]

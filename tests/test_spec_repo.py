@@ -67,6 +67,10 @@ platform:
 services:
   checkout:
     startup: [postgres.connect, payments.authorize, inventory.lookup]
+    dependencies:
+      payments:                   # a mapping replaces the base's plain backoff whole
+        backoff: {initial: 100ms, max: 1s, multiplier: 1.5}
+        jitter: none
   search:
     dependencies:
       elastic:
@@ -189,6 +193,22 @@ def expected_env(profile: dict[str, Any], service: str) -> dict[str, str]:
     }
     total = sum(resolved[ref] for ref in data.get("startup", []))
     env["STARTUP_TOTAL_TIMEOUT_S"] = seconds_text(total)
+    for dependency, spec in data.get("dependencies", {}).items():
+        retries = int(spec.get("retries", "0"))
+        if not retries:
+            continue
+        prefix = dependency.upper()
+        backoff = spec.get("backoff", "0ms")
+        if isinstance(backoff, dict):
+            initial, multiplier = backoff["initial"], backoff.get("multiplier", "2")
+            if "max" in backoff:
+                env[f"{prefix}_BACKOFF_MAX_S"] = seconds_text(int(duration_ms(backoff["max"])))
+        else:
+            initial, multiplier = backoff, "1"
+        env[f"{prefix}_RETRIES"] = str(retries)
+        env[f"{prefix}_BACKOFF_INITIAL_S"] = seconds_text(int(duration_ms(initial)))
+        env[f"{prefix}_BACKOFF_MULTIPLIER"] = multiplier
+        env[f"{prefix}_BACKOFF_JITTER"] = spec.get("jitter", "full")
     return env
 
 
@@ -262,6 +282,13 @@ def test_hand_computed_values() -> None:
     dev = expected_env(merged("us-dev"), "search")
     assert dev["ELASTIC_BULK_TIMEOUT_S"] == "30.0"  # 20000 x 2.7 = 54000, capped at 0.5m
     assert dev["CACHE_GET_TIMEOUT_S"] == "0.014"  # 5 x 2.7 = 13.5
+    assert prod["PAYMENTS_BACKOFF_MULTIPLIER"] == "1.5"  # the regional mapping, whole
+    assert prod["PAYMENTS_BACKOFF_MAX_S"] == "1.0"
+    assert prod["PAYMENTS_BACKOFF_JITTER"] == "none"
+    dev_checkout = expected_env(merged("us-dev"), "checkout")
+    assert dev_checkout["PAYMENTS_BACKOFF_INITIAL_S"] == "0.25"  # the base's constant
+    assert dev_checkout["PAYMENTS_BACKOFF_MULTIPLIER"] == "1"
+    assert "PAYMENTS_BACKOFF_MAX_S" not in dev_checkout
     perf = expected_env(merged("perf"), "loadgen")
     assert perf["TARGET_CONNECT_TIMEOUT_S"] == "0.004"  # 1 x 3.3325
     assert perf["TARGET_REQUEST_TIMEOUT_S"] == "3.33"  # 999 x 3.3325 = 3329.1675
@@ -277,7 +304,13 @@ def test_env_yaml_and_module_hold_the_same_values(built: Path, environment: str)
         assert yaml.safe_load((folder / "env.yaml").read_text()) == expected
         module = (folder / "timeouts.py").read_text()
         for name, value in expected.items():
-            assert f"\n{name}: Final[float] = {value}\n" in module
+            if name.endswith("_RETRIES"):
+                assert f"\n{name}: Final[int] = {value}\n" in module
+            elif name.endswith("_JITTER"):
+                assert f'\n{name}: Final[str] = "{value}"\n' in module
+            else:
+                literal = value if "." in value else f"{value}.0"
+                assert f"\n{name}: Final[float] = {literal}\n" in module
 
 
 @pytest.mark.parametrize("environment", CONCRETE)

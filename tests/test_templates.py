@@ -87,7 +87,7 @@ def test_a_custom_env_file_is_checked_as_an_env_file_not_against_timeouts_env(
     )
     assert run("build", "--root", repo).exit_code == 0
     text = (repo / SERVICE_OUT / "retries.env").read_text(encoding="utf-8")
-    assert text.splitlines()[1:] == ["DATABASE_RETRIES=1", "AUTH_RETRIES=2"]
+    assert text.splitlines()[1:] == ["DATABASE_RETRIES=3", "AUTH_RETRIES=2"]
     assert run("check", "--root", repo).exit_code == 0
 
 
@@ -133,7 +133,9 @@ def test_a_wrong_attribute_names_the_template_line_and_what_exists(run: Run, rep
     )
     assert build_fails(run, repo) == (
         "templates/retries.env.j2:3: error: template: 'Dependency' has no attribute 'retry'; "
-        "it has name, timeouts, retries, backoff_ms, service (did you mean 'retries'?)\n"
+        "it has name, timeouts, retries, backoff_ms, service, backoff_max_ms, backoff_multiplier, "
+        "jitter, attempts, delays_ms, delays_seconds, env_prefix, retry_env "
+        "(did you mean 'retry_env'?)\n"
     )
 
 
@@ -278,7 +280,7 @@ def test_the_grpc_example_is_a_valid_service_config(with_examples: Path) -> None
                 assert "retryPolicy" not in entry
     staging = json.loads((with_examples / SERVICE_OUT / "grpc_service_config.json").read_text())
     database = staging["methodConfig"][0]
-    assert database["retryPolicy"]["initialBackoff"] == "0.500s"  # backoff: 500ms
+    assert database["retryPolicy"]["initialBackoff"] == "0.100s"  # backoff: {initial: 100ms}
 
 
 def test_grpc_itself_accepts_the_grpc_example(with_examples: Path) -> None:

@@ -10,47 +10,15 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Literal
 
 from compiler import cloudrun
 from compiler.diagnostics import Diagnostic, Mark, possessive
-from compiler.durations import format_duration, format_factor, format_seconds
+from compiler.durations import format_duration, format_factor
 from compiler.model import Dependency, Environment, Profile, Service, Timeout
+from compiler.pipeline.amplification import link_cycles, retry_amplification
+from compiler.pipeline.terms import Rule, RuleResult, Status, term, worst_case_terms
 
-Status = Literal["ok", "broken", "allowed"]
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    """One check of one rule: what was summed, against which limit, and the verdict."""
-
-    rule: str
-    subject: str
-    status: Status
-    used_ms: int
-    limit_ms: int
-    terms: tuple[str, ...]
-    mark: Mark
-    message: str = ""
-    hint: str = ""
-    reason: str = ""
-    strict: bool = False
-
-    @property
-    def margin_ms(self) -> int:
-        """How much of the limit is left (negative when broken).
-
-        With `strict` (`used` must stay below `limit`), a margin of 0 is already broken.
-        """
-        return self.limit_ms - self.used_ms
-
-
-Rule = Callable[[Profile, Service], Iterator[RuleResult]]
-
-
-def term(timeout: Timeout) -> str:
-    """`database.connect 3.0s (profiles/staging.yaml:15:30)`."""
-    return f"{timeout.ref} {timeout.seconds}s ({timeout.mark})"
+__all__ = ["RULES", "Rule", "RuleResult", "Status", "check_budgets", "evaluate_service", "term"]
 
 
 def startup_total(profile: Profile, service: Service) -> Iterator[RuleResult]:
@@ -116,20 +84,8 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
 
 
 def worst_case_ms(timeout: Timeout, dependency: Dependency) -> int:
-    """`(r + 1) * t + r * b`: every attempt times out, with backoff between attempts."""
-    retries = dependency.retries
-    return (retries + 1) * timeout.ms + retries * dependency.backoff_ms
-
-
-def worst_case_term(timeout: Timeout, dependency: Dependency) -> str:
-    """`auth.request 3 x 12.0s + 2 x 0.2s backoff (profiles/base.yaml:27:19)`."""
-    retries = dependency.retries
-    if retries == 0:
-        return term(timeout)
-    text = f"{timeout.ref} {retries + 1} x {timeout.seconds}s"
-    if dependency.backoff_ms:
-        text += f" + {retries} x {format_seconds(dependency.backoff_ms)}s backoff"
-    return f"{text} ({timeout.mark})"
+    """`(r + 1) * t + d1 + ... + dr`: every attempt times out, each retry waits its delay."""
+    return dependency.worst_case_ms(timeout)
 
 
 @dataclass(frozen=True)
@@ -142,12 +98,12 @@ class PathCost:
 
     @property
     def terms(self) -> tuple[str, ...]:
-        return tuple(worst_case_term(t, d) for t, d, _ in self.parts)
+        return tuple(text for t, d, _ in self.parts for text in worst_case_terms(t, d))
 
 
 def path_costs(service: Service) -> list[PathCost]:
     """The worst case of every request path of `service`, in declaration order."""
-    by_name = {d.name: d for d in service.dependencies}
+    by_name = service.dependencies_by_name
     costs = []
     for name, timeouts in service.request_paths.items():
         parts = tuple(
@@ -287,14 +243,15 @@ def _fewer_retries(cost: PathCost, over_ms: int) -> list[str]:
         if dependency.retries == 0 or dependency.name in seen:
             continue
         seen.add(dependency.name)
-        per_retry = sum(t.ms + d.backoff_ms for t, d, _ in cost.parts if d is dependency)
-        fewer = -(-over_ms // per_retry)
-        if fewer <= dependency.retries:
-            mark = dependency.marks.get("retries")
-            where = f" ({mark})" if mark else ""
-            options.append(
-                f"lower {dependency.name}.retries to {dependency.retries - fewer}{where}"
-            )
+        timeouts = [t for t, d, _ in cost.parts if d is dependency]
+        for retries in range(dependency.retries - 1, -1, -1):  # the most retries that fit
+            kept = sum(dependency.delays_ms[:retries])
+            saved = sum(dependency.worst_case_ms(t) - (retries + 1) * t.ms - kept for t in timeouts)
+            if saved >= over_ms:
+                mark = dependency.marks.get("retries")
+                where = f" ({mark})" if mark else ""
+                options.append(f"lower {dependency.name}.retries to {retries}{where}")
+                break
     return options
 
 
@@ -416,6 +373,7 @@ RULES: dict[str, Rule] = {
     "budget.startup-total": startup_total,
     "budget.startup-probe": startup_probe,
     "budget.callee": callee,
+    "budget.retry-amplification": retry_amplification,
 }
 
 
@@ -447,4 +405,4 @@ def check_budgets(profile: Profile) -> list[Diagnostic]:
                     rule=result.rule,
                 )
             )
-    return found
+    return found + link_cycles(profile)

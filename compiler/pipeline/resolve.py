@@ -30,6 +30,12 @@ from compiler.model import (
 )
 from compiler.pipeline.load import Path
 from compiler.pipeline.merge import MergedProfile
+from compiler.retries import (
+    CONSTANT_MULTIPLIER,
+    DEFAULT_JITTER,
+    DEFAULT_MAX_RETRY_AMPLIFICATION,
+    DEFAULT_MULTIPLIER,
+)
 
 # The spec's name rules, checked here too: a repository's schema may be looser, and these
 # names become folders in out/ and identifiers in the outputs, written there unquoted.
@@ -124,6 +130,11 @@ class _Resolver:
             for key in ("max_timeout", "max_total_timeout")
         ]
         max_ms = [parse_duration_ms(cap.text) if cap else None for cap in caps]
+        amplification = Operand("max_retry_amplification", str(DEFAULT_MAX_RETRY_AMPLIFICATION))
+        if "max_retry_amplification" in data:
+            amplification = self.operand(
+                ("environment", "max_retry_amplification"), "max_retry_amplification"
+            )
         return Environment(
             factors[0],
             factors[1],
@@ -133,6 +144,7 @@ class _Resolver:
             max_ms[1],
             caps[0],
             caps[1],
+            amplification,
         )
 
     def factor(self, operand: Operand) -> Fraction:
@@ -260,24 +272,59 @@ class _Resolver:
             if callee is not None and callee not in all_services:
                 self.fail(
                     (*path, "service"),
-                    f"unknown service '{callee}' in profile '{self.merged.name}'",
+                    f"unknown service '{callee}' in profile '{self.merged.name}', "
+                    f"called by service '{root[-1]}'",
                     did_you_mean(callee, all_services),
                 )
             elif callee == root[-1]:
-                self.fail((*path, "service"), f"service '{callee}' cannot call itself")
-            backoff = dep.get("backoff")
+                self.fail(
+                    (*path, "service"),
+                    f"service '{callee}' cannot call itself (profile '{self.merged.name}')",
+                )
             marks = {key: self.merged.mark((*path, key)) for key in dep}
+            initial_ms, max_ms, multiplier = self.backoff((*path, "backoff"), dep.get("backoff"))
+            if isinstance(dep.get("backoff"), dict):
+                marks.update(
+                    (f"backoff.{key}", self.merged.mark((*path, "backoff", key)))
+                    for key in dep["backoff"]
+                )
             result.append(
                 Dependency(
                     dep_name,
                     timeouts,
                     dep.get("retries") or 0,
-                    parse_duration_ms(backoff) if backoff else 0,
+                    initial_ms,
                     callee,
                     marks,
+                    backoff_max_ms=max_ms,
+                    backoff_multiplier=multiplier,
+                    jitter=dep.get("jitter") or DEFAULT_JITTER,
                 )
             )
         return tuple(result)
+
+    def backoff(self, path: Path, raw: Any) -> tuple[int, int | None, Fraction]:
+        """(initial ms, max ms or None, multiplier) of a constant or exponential backoff."""
+        if not raw:
+            return 0, None, CONSTANT_MULTIPLIER
+        if not isinstance(raw, dict):
+            return parse_duration_ms(raw), None, CONSTANT_MULTIPLIER
+        initial_ms = parse_duration_ms(raw["initial"])
+        max_ms = parse_duration_ms(raw["max"]) if "max" in raw else None
+        multiplier = DEFAULT_MULTIPLIER
+        if "multiplier" in raw:  # read like the factors: judged on its text, then exact
+            try:
+                multiplier = parse_factor(_text(raw["multiplier"]))
+            except DurationError as exc:
+                self.fail((*path, "multiplier"), str(exc))
+        if max_ms is not None and max_ms < initial_ms:
+            self.fail(
+                (*path, "max"),
+                f"backoff max {raw['max']} is below initial {raw['initial']} "
+                f"({self.merged.mark((*path, 'initial'))})",
+                f"raise max to at least {raw['initial']}, or remove it for no cap",
+            )
+        return initial_ms, max_ms, multiplier
 
     def timeout(self, dependency: str, name: str, path: Path, env: Environment) -> Timeout:
         self.check_identifier(path, name, "timeout")
@@ -319,6 +366,7 @@ class _Resolver:
         resolved = []
         seen: set[str] = set()
         where = "the startup chain" if path[-1] == "startup" else f"request path '{path[-1]}'"
+        where += f" of service '{path[1]}' in profile '{self.merged.name}'"
         for index, ref in enumerate(refs):
             if ref not in by_ref:
                 self.fail(
@@ -351,21 +399,22 @@ class _Resolver:
                     f"{class_name(dep.name)} in timeouts.py",
                     key=True,
                 )
-            for timeout in dep.timeouts:
-                tpath: Path = (*path, "timeouts", timeout.name)
-                reason = cloudrun.reserved_env_reason(timeout.env_name)
-                if reason:
+            named = [(t.env_name, t.ref, (*path, "timeouts", t.name)) for t in dep.timeouts]
+            named += [
+                (var.name, f"{dep.name}.retries", (*path, "retries")) for var in dep.retry_env
+            ]
+            reserved: set[Path] = set()
+            for env_name, what, where in named:
+                reason = cloudrun.reserved_env_reason(env_name)
+                if reason and where not in reserved:
+                    reserved.add(where)  # one error per line, not one per retry variable
+                    message = f"env var {env_name} of {what}: {reason}"
+                    self.fail(where, message, "rename the dependency", key=True)
+                owner = owners.setdefault(env_name, what)
+                if owner != what:
                     self.fail(
-                        tpath,
-                        f"env var {timeout.env_name} of {timeout.ref}: {reason}",
-                        "rename the dependency",
-                        key=True,
-                    )
-                owner = owners.setdefault(timeout.env_name, timeout.ref)
-                if owner != timeout.ref:
-                    self.fail(
-                        tpath,
-                        f"{timeout.ref} and {owner} both become env var {timeout.env_name}",
+                        where,
+                        f"{what} and {owner} both become env var {env_name}",
                         "rename one of them",
                         key=True,
                     )

@@ -16,6 +16,7 @@ from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark, did
 from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
 from compiler.pipeline.load import Document, read_limited
 from compiler.pipeline.schema_verdict import known_valid, meta_valid
+from compiler.retries import MAX_BACKOFF_MS
 
 if TYPE_CHECKING:  # python-jsonschema is imported only when a profile needs its messages
     from jsonschema import Draft202012Validator, FormatChecker
@@ -82,6 +83,16 @@ def _is_duration(instance: object) -> bool:
     return True
 
 
+def _is_backoff_duration(instance: object) -> bool:
+    if (
+        isinstance(instance, str)
+        and DURATION_TEXT.fullmatch(instance)
+        and parse_duration_ms(instance) > MAX_BACKOFF_MS
+    ):
+        raise DurationError(f"backoff '{instance}' is more than 1h")
+    return True
+
+
 def _is_request_timeout(instance: object) -> bool:
     if not isinstance(instance, str) or not DURATION_TEXT.fullmatch(instance):
         return True
@@ -93,7 +104,11 @@ def _is_request_timeout(instance: object) -> bool:
     return True
 
 
-FORMAT_CHECKS = {"duration": _is_duration, "request-timeout": _is_request_timeout}
+FORMAT_CHECKS = {
+    "duration": _is_duration,
+    "backoff": _is_backoff_duration,
+    "request-timeout": _is_request_timeout,
+}
 
 
 def read_schema(root: FsPath) -> dict[str, Any]:
@@ -250,6 +265,12 @@ def _diagnose(error: ValidationError, document: Document) -> Iterator[Diagnostic
             mark,
             f"{name} must be {_BOUNDS[kind]} {error.validator_value}, not {_show(error.instance)}",
         )
+    elif kind == "enum":
+        choices = [str(choice) for choice in _schema(error).get("enum", ())]
+        hint = did_you_mean(str(error.instance), choices)
+        yield Diagnostic(
+            mark, f"{name} must be one of {', '.join(choices)}, not {_show(error.instance)}", hint
+        )
     elif kind == "required":
         yield Diagnostic(mark, f"{name}: {error.message}")
     elif kind in ("minLength", "minItems") and error.instance in ("", []):
@@ -303,9 +324,15 @@ def _one_of(
             yield from _diagnose(sub, document)
         if meant:
             return
-    yield Diagnostic(
-        mark, f"{name} must be a duration such as 3s, or {{fixed: 3s}}, not {_show(instance)}"
-    )
+    forms = "3s, or {fixed: 3s}"
+    if _is_backoff(tuple(error.absolute_path)):
+        forms = "200ms, or {initial: 100ms, max: 1s}"
+    yield Diagnostic(mark, f"{name} must be a duration such as {forms}, not {_show(instance)}")
+
+
+def _is_backoff(path: tuple[Any, ...]) -> bool:
+    """Whether `path` is a dependency's `backoff` (else a `oneOf` is about a timeout)."""
+    return path[-2:] != ("timeouts", "backoff") and path[-1:] == ("backoff",)
 
 
 def _schema(error: ValidationError) -> Mapping[str, Any]:

@@ -109,10 +109,65 @@ def check_python(text: str, profile: Profile, service: Service) -> list[str]:
         "ENVIRONMENT": profile.name,
         "SERVICE": service.name,
         "CLOUD_RUN_SERVICE": service.cloud_run_name,
-        **{name: float(value) for name, value in service.env},
+        **{var.name: var.value for var in service.env_vars},
     }
     got = {name: constants.get(name) for name in want}
-    return _differs("constants", got, want)
+    retries = {
+        d.name: (d.attempts, tuple(float(s) for s in d.delays_seconds), d.backoff_max_ms is None)
+        for d in service.retried
+    }
+    paths = {
+        name: (tuple(t.ref for t in timeouts), float(service.request_path_deadlines_s[name]))
+        for name, timeouts in service.request_paths.items()
+    }
+    assigned = {
+        node.target.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value
+    }
+    return [
+        *_differs("constants", got, want),
+        *_differs("RETRIES", _retries(assigned.get("RETRIES")), retries),
+        *_differs("REQUEST_PATHS", _request_paths(assigned.get("REQUEST_PATHS")), paths),
+    ]
+
+
+def _keywords(node: ast.expr | None) -> dict[str, ast.expr]:
+    """The keyword arguments of a call, by name; none when `node` is not a call."""
+    if not isinstance(node, ast.Call):
+        return {}
+    return {kw.arg: kw.value for kw in node.keywords if kw.arg is not None}
+
+
+def _literal(node: ast.expr | None) -> Any:
+    """A constant or a tuple of constants, as Python reads it; None for anything else."""
+    try:
+        return ast.literal_eval(node) if node is not None else None
+    except ValueError:
+        return None
+
+
+def _retries(node: ast.expr | None) -> dict[str, tuple[Any, ...]]:
+    """`RETRIES = Retries(auth=RetryPolicy(...))` as {dependency: (attempts, delays, uncapped)}."""
+    found = {}
+    for name, policy in _keywords(node).items():
+        fields = _keywords(policy)
+        cap = fields.get("backoff_max_s")
+        uncapped = isinstance(cap, ast.Constant) and cap.value is None
+        found[name] = (_literal(fields.get("attempts")), _literal(fields.get("delays_s")), uncapped)
+    return found
+
+
+def _request_paths(node: ast.expr | None) -> dict[Any, tuple[Any, ...]]:
+    """`REQUEST_PATHS = MappingProxyType({...})` as {name: (steps, deadline_s)}."""
+    if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Dict):
+        return {}
+    entries = node.args[0]
+    found = {}
+    for key, value in zip(entries.keys, entries.values, strict=True):
+        fields = _keywords(value)
+        found[_literal(key)] = (_literal(fields.get("steps")), _literal(fields.get("deadline_s")))
+    return found
 
 
 CHECKS: dict[str, Check] = {

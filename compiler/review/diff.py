@@ -14,6 +14,7 @@ from typing import Literal
 
 from compiler.durations import format_factor, format_seconds
 from compiler.model import Profile, Service
+from compiler.pipeline.amplification import chains
 from compiler.pipeline.budgets import evaluate_service
 
 Unit = Literal["ms", "count", "factor", "text"]
@@ -149,6 +150,7 @@ def environment_values(profile: Profile) -> Iterator[Entry]:
     yield "environment", "safety_margin", "factor", env.margin_value
     yield "environment", "max_timeout", "ms", _or_unset(env.max_timeout_ms)
     yield "environment", "max_total_timeout", "ms", _or_unset(env.max_total_timeout_ms)
+    yield "environment", "max_retry_amplification", "count", env.max_retry_amplification_value
     yield "environment", "region", "text", platform.region or UNSET
     yield "environment", "project", "text", platform.project or UNSET
 
@@ -158,9 +160,17 @@ def service_values(profile: Profile, service: Service) -> Iterator[Entry]:
     for timeout in service.timeouts:
         yield "timeout", timeout.ref, "ms", timeout.ms
     for dependency in service.dependencies:
-        yield "dependency", f"{dependency.name} retries", "count", dependency.retries
-        yield "dependency", f"{dependency.name} backoff", "ms", dependency.backoff_ms
-        yield "dependency", f"{dependency.name} calls", "text", dependency.service or UNSET
+        name = dependency.name
+        yield "dependency", f"{name} retries", "count", dependency.retries
+        yield "dependency", f"{name} backoff", "ms", dependency.backoff_ms
+        yield "dependency", f"{name} backoff max", "ms", _or_unset(dependency.backoff_max_ms)
+        yield "dependency", f"{name} backoff multiplier", "factor", dependency.backoff_multiplier
+        yield "dependency", f"{name} jitter", "text", dependency.jitter
+        yield "dependency", f"{name} backoff delays total", "ms", sum(dependency.delays_ms)
+        yield "dependency", f"{name} calls", "text", dependency.service or UNSET
+    for chain in chains(profile, service):
+        via = chain.hops[0].dependency.name
+        yield "dependency", f"{via} retry amplification", "count", chain.product
     yield "startup", "startup total", "ms", service.startup_total_ms
     yield "startup", "cold-start buffer", "ms", service.cold_start_buffer_ms
     yield "startup", "startup budget", "ms", service.startup_budget_ms
@@ -178,7 +188,7 @@ def service_values(profile: Profile, service: Service) -> Iterator[Entry]:
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             name = f"{name} #{seen[name]}"
-        yield "budget", name, "ms", result.margin_ms
+        yield "budget", name, "ms" if result.unit == "ms" else "count", result.margin_ms
         if result.status != "ok":
             yield "budget", name.replace(" margin ", " status ", 1), "text", result.status
 

@@ -18,6 +18,12 @@ from compiler.pipeline.budgets import RuleResult, evaluate_service
 from compiler.pipeline.load import Document
 from compiler.pipeline.merge import MergedProfile, extends_chain, is_abstract, merge_chain
 from compiler.pipeline.resolve import resolve_profile
+from compiler.review.explain_retries import (
+    amplification_doc,
+    amplification_lines,
+    retries_doc,
+    retries_lines,
+)
 
 Doc = dict[str, Any]
 
@@ -231,13 +237,25 @@ def cloud_run_doc(profile: Profile, service: Service, merged: MergedProfile) -> 
 
 
 def _rule_doc(result: RuleResult) -> Doc:
+    numbers: Doc
+    if result.unit == "ms":
+        numbers = {
+            "used_ms": result.used_ms,
+            "limit_ms": result.limit_ms,
+            "margin_ms": result.margin_ms,
+        }
+    else:
+        numbers = {
+            "unit": result.unit,
+            "used": result.used_ms,
+            "limit": result.limit_ms,
+            "margin": result.margin_ms,
+        }
     return {
         "rule": result.rule,
         "subject": result.subject,
         "status": result.status,
-        "used_ms": result.used_ms,
-        "limit_ms": result.limit_ms,
-        "margin_ms": result.margin_ms,
+        **numbers,
         "terms": list(result.terms),
         "at": str(result.mark),
         "reason": result.reason or None,
@@ -284,8 +302,10 @@ def explanation(
             "max_timeout_at": _str(env.max_timeout.mark if env.max_timeout else None),
         },
         "timeouts": [timeout_doc(service, t) for t in timeouts],
+        "retries": retries_doc(service, ref),
     }
     if ref is None:
+        document["amplification"] = amplification_doc(profile, service)
         document["startup"] = startup_doc(profile, service, merged)
         document["cloud_run"] = cloud_run_doc(profile, service, merged)
     document["budgets"] = budgets_doc(profile, service, merged, ref)
@@ -343,6 +363,9 @@ def render_text(doc: Doc) -> str:
     ]
     for timeout in doc["timeouts"]:
         lines += [*_timeout_lines(timeout), ""]
+    lines += retries_lines(doc["retries"])
+    if "amplification" in doc:
+        lines += amplification_lines(doc["amplification"])
     if "startup" in doc:
         lines += _startup_lines(doc["startup"])
         lines += _cloud_run_lines(doc["cloud_run"])
@@ -399,10 +422,15 @@ def _budget_lines(budgets: Doc) -> list[str]:
     if not budgets["rules"]:
         lines.append("  (none apply)")
     for rule in budgets["rules"]:
+        if "used_ms" in rule:
+            used, limit = _seconds(rule["used_ms"]), _seconds(rule["limit_ms"])
+            margin = _seconds(rule["margin_ms"])
+        else:
+            used, limit = str(rule["used"]), f"{rule['limit']} {rule['unit']}"
+            margin = str(rule["margin"])
         lines.append(
             f"  {rule['status']:<7} {rule['rule']} ({rule['subject']}): "
-            f"{_seconds(rule['used_ms'])} of {_seconds(rule['limit_ms'])}, "
-            f"margin {_seconds(rule['margin_ms'])}"
+            f"{used} of {limit}, margin {margin}"
         )
         if rule["reason"]:
             lines.append(f'      allowed: "{rule["reason"]}"')

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from compiler.durations import format_factor, format_seconds
-from compiler.model import Profile, Service
+from compiler.model import Dependency, Profile, Service
 
 Doc = dict[str, Any]
 
@@ -36,6 +36,21 @@ def _without_none(mapping: Doc) -> Doc:
     return {key: value for key, value in mapping.items() if value is not None}
 
 
+def _backoff(dependency: Dependency) -> float | Doc | None:
+    """Seconds of a constant backoff; `{initial, max, multiplier}` of an exponential one."""
+    if not dependency.backoff_ms:
+        return None
+    if "backoff.initial" not in dependency.marks:
+        return seconds(dependency.backoff_ms)
+    return _without_none(
+        {
+            "initial": seconds(dependency.backoff_ms),
+            "max": seconds(dependency.backoff_max_ms) if dependency.backoff_max_ms else None,
+            "multiplier": _factor(dependency.backoff_multiplier),
+        }
+    )
+
+
 def service_doc(service: Service) -> Doc:
     """One service: its resolved values and derived settings."""
     probe = service.startup_probe
@@ -45,7 +60,9 @@ def service_doc(service: Service) -> Doc:
             {
                 "service": dependency.service,
                 "retries": dependency.retries,
-                "backoff": seconds(dependency.backoff_ms) if dependency.backoff_ms else None,
+                "backoff": _backoff(dependency),
+                "jitter": dependency.jitter if dependency.retries else None,
+                "delays": [seconds(ms) for ms in dependency.delays_ms] or None,
                 "timeouts": {t.name: seconds(t.ms) for t in dependency.timeouts},
             }
         )
@@ -69,6 +86,9 @@ def service_doc(service: Service) -> Doc:
         "request_paths": {
             name: [t.ref for t in chain] for name, chain in service.request_paths.items()
         },
+        "request_path_worst_cases": {
+            name: seconds(ms) for name, ms in service.request_path_worst_ms.items()
+        },
         "allow": dict(service.allow),
         "env": dict(service.env),
     }
@@ -89,6 +109,7 @@ def profile_doc(profile: Profile, services: tuple[Service, ...]) -> Doc:
                 "max_total_timeout": (
                     seconds(env.max_total_timeout_ms) if env.max_total_timeout_ms else None
                 ),
+                "max_retry_amplification": env.max_retry_amplification_value,
             }
         ),
         "platform": _without_none(

@@ -4,6 +4,7 @@
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 ENVIRONMENT: Final[str] = "production"
@@ -50,6 +51,48 @@ TIMEOUTS: Final[Timeouts] = Timeouts(
         connect=REDIS_CONNECT_TIMEOUT_S,
         command=REDIS_COMMAND_TIMEOUT_S,
     ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How one dependency is retried; delays_s are the worst-case waits before each retry."""
+
+    attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float | None
+    backoff_multiplier: float
+    jitter: str
+    delays_s: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Retries:
+    """The retry policy of every dependency that is retried."""
+
+
+RETRIES: Final[Retries] = Retries(
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPath:
+    """What one request may wait on, in order, and its worst case: the deadline to pass on."""
+
+    steps: tuple[str, ...]
+    deadline_s: float
+
+
+REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
+    {
+        "login": RequestPath(
+            steps=(
+                "redis.command",
+                "database.query",
+            ),
+            deadline_s=6.0,
+        ),
+    }
 )
 
 

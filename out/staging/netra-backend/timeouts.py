@@ -4,6 +4,7 @@
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 ENVIRONMENT: Final[str] = "staging"
@@ -12,9 +13,18 @@ CLOUD_RUN_SERVICE: Final[str] = "netra-backend-staging"
 
 AGENT_SUPERVISOR_REQUEST_TIMEOUT_S: Final[float] = 5.0
 AGENT_SUPERVISOR_STARTUP_TIMEOUT_S: Final[float] = 5.0
+AUTH_BACKOFF_INITIAL_S: Final[float] = 0.2
+AUTH_BACKOFF_JITTER: Final[str] = "full"
+AUTH_BACKOFF_MULTIPLIER: Final[float] = 1.0
 AUTH_REQUEST_TIMEOUT_S: Final[float] = 5.0
+AUTH_RETRIES: Final[int] = 2
+DATABASE_BACKOFF_INITIAL_S: Final[float] = 0.1
+DATABASE_BACKOFF_JITTER: Final[str] = "full"
+DATABASE_BACKOFF_MAX_S: Final[float] = 0.25
+DATABASE_BACKOFF_MULTIPLIER: Final[float] = 2.0
 DATABASE_CONNECT_TIMEOUT_S: Final[float] = 3.0
 DATABASE_QUERY_TIMEOUT_S: Final[float] = 5.0
+DATABASE_RETRIES: Final[int] = 3
 REDIS_COMMAND_TIMEOUT_S: Final[float] = 5.0
 REDIS_CONNECT_TIMEOUT_S: Final[float] = 2.31
 STARTUP_TOTAL_TIMEOUT_S: Final[float] = 16.85
@@ -92,6 +102,75 @@ TIMEOUTS: Final[Timeouts] = Timeouts(
         handshake=WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S,
         send=WEBSOCKET_BRIDGE_SEND_TIMEOUT_S,
     ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How one dependency is retried; delays_s are the worst-case waits before each retry."""
+
+    attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float | None
+    backoff_multiplier: float
+    jitter: str
+    delays_s: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Retries:
+    """The retry policy of every dependency that is retried."""
+
+    database: RetryPolicy
+    auth: RetryPolicy
+
+
+RETRIES: Final[Retries] = Retries(
+    database=RetryPolicy(
+        attempts=4,
+        backoff_initial_s=DATABASE_BACKOFF_INITIAL_S,
+        backoff_max_s=DATABASE_BACKOFF_MAX_S,
+        backoff_multiplier=DATABASE_BACKOFF_MULTIPLIER,
+        jitter=DATABASE_BACKOFF_JITTER,
+        delays_s=(
+            0.1,
+            0.2,
+            0.25,
+        ),
+    ),
+    auth=RetryPolicy(
+        attempts=3,
+        backoff_initial_s=AUTH_BACKOFF_INITIAL_S,
+        backoff_max_s=None,
+        backoff_multiplier=AUTH_BACKOFF_MULTIPLIER,
+        jitter=AUTH_BACKOFF_JITTER,
+        delays_s=(
+            0.2,
+            0.2,
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPath:
+    """What one request may wait on, in order, and its worst case: the deadline to pass on."""
+
+    steps: tuple[str, ...]
+    deadline_s: float
+
+
+REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
+    {
+        "chat": RequestPath(
+            steps=(
+                "auth.request",
+                "agent_supervisor.request",
+                "websocket_bridge.send",
+            ),
+            deadline_s=25.4,
+        ),
+    }
 )
 
 

@@ -1,0 +1,79 @@
+"""What a budget rule yields: `RuleResult`, and the terms of its sums, each with its place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from compiler.diagnostics import Mark
+from compiler.durations import format_seconds
+from compiler.model import Dependency, Profile, Service, Timeout
+
+Status = Literal["ok", "broken", "allowed"]
+Unit = Literal["ms", "attempts"]
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One check of one rule: what was summed, against which limit, and the verdict.
+
+    `used_ms` and `limit_ms` are milliseconds, or numbers of attempts when `unit` says so.
+    """
+
+    rule: str
+    subject: str
+    status: Status
+    used_ms: int
+    limit_ms: int
+    terms: tuple[str, ...]
+    mark: Mark
+    message: str = ""
+    hint: str = ""
+    reason: str = ""
+    strict: bool = False
+    unit: Unit = "ms"
+
+    @property
+    def margin_ms(self) -> int:
+        """How much of the limit is left (negative when broken).
+
+        With `strict` (`used` must stay below `limit`), a margin of 0 is already broken.
+        """
+        return self.limit_ms - self.used_ms
+
+
+Rule = Callable[[Profile, Service], Iterator[RuleResult]]
+
+
+def term(timeout: Timeout) -> str:
+    """`database.connect 3.0s (profiles/staging.yaml:15:30)`."""
+    return f"{timeout.ref} {timeout.seconds}s ({timeout.mark})"
+
+
+def delay_mark(dependency: Dependency, delay_ms: int) -> Mark | None:
+    """Where one delay comes from: the constant backoff, its `initial`, or its `max` cap."""
+    marks = dependency.marks
+    if "backoff.initial" not in marks:
+        return marks.get("backoff")
+    if dependency.backoff_max_ms is not None and delay_ms == dependency.backoff_max_ms:
+        return marks.get("backoff.max")
+    return marks.get("backoff.initial")
+
+
+def delay_terms(dependency: Dependency) -> tuple[str, ...]:
+    """`auth backoff 1 0.1s (profiles/base.yaml:29:28)`, one per delay that is not zero."""
+    return tuple(
+        f"{dependency.name} backoff {n} {format_seconds(delay)}s "
+        f"({delay_mark(dependency, delay) or 'default'})"
+        for n, delay in enumerate(dependency.delays_ms, 1)
+        if delay
+    )
+
+
+def worst_case_terms(timeout: Timeout, dependency: Dependency) -> tuple[str, ...]:
+    """`auth.request 4 x 1.0s (profiles/base.yaml:27:19)`, then each delay as a term."""
+    if dependency.retries == 0:
+        return (term(timeout),)
+    attempts = f"{timeout.ref} {dependency.attempts} x {timeout.seconds}s ({timeout.mark})"
+    return (attempts, *delay_terms(dependency))
