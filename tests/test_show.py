@@ -28,10 +28,19 @@ def test_yaml_is_the_merged_resolved_profile(repo: Path, run: Run) -> None:
     }
     assert document["platform"]["min_instances"] == 1
     backend = document["services"]["netra-backend"]
-    assert backend["dependencies"]["database"]["timeouts"] == {"connect": 3.0, "query": 5.0}
+    assert backend["dependencies"]["database"]["timeouts"] == {
+        "connect": 3.0,
+        "query": 5.0,
+        "close": 1.54,
+    }
     assert backend["cloud_run_name"] == "netra-backend-staging"
     assert backend["request_timeout"] == 300.0
-    assert backend["startup_budget"] == backend["startup_total"] + backend["cold_start_buffer"]
+    assert backend["startup_budget"] == 28.85  # 16.85 + 2 + 10, exact
+    assert backend["boot_time"] == 10.0
+    assert backend["shutdown"] == ["websocket_bridge.close", "database.close"]
+    assert backend["shutdown_total"] == 2.31
+    assert backend["session_affinity"] is True
+    assert backend["startup_probe"]["failure_threshold"] == 30
     assert backend["env"]["DATABASE_CONNECT_TIMEOUT_S"] == "3.0"
     assert list(document["services"]) == ["netra-backend", "auth-service"]
 

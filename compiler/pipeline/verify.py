@@ -50,6 +50,7 @@ def check_service_yaml(text: str, profile: Profile, service: Service) -> list[st
     annotations = (doc["spec"]["template"].get("metadata") or {}).get("annotations") or {}
     min_scale = profile.platform.min_instances
     return [
+        *check_cloud_run_settings(spec, container, annotations, service),
         *_differs("apiVersion", doc["apiVersion"], "serving.knative.dev/v1"),
         *_differs("kind", doc["kind"], "Service"),
         *_differs("name", doc["metadata"]["name"], service.cloud_run_name),
@@ -76,6 +77,33 @@ def check_service_yaml(text: str, profile: Profile, service: Service) -> list[st
             annotations.get("autoscaling.knative.dev/minScale"),
             None if min_scale is None else str(min_scale),
         ),
+    ]
+
+
+def check_cloud_run_settings(
+    spec: dict[str, Any], container: dict[str, Any], annotations: dict[str, Any], service: Service
+) -> list[str]:
+    """The container name, the probes' timings and the settings read back as the model says."""
+    probe, liveness = container["startupProbe"], container["livenessProbe"]
+    want_probe, want_liveness = service.startup_probe, service.settings.liveness_probe
+    got_annotations = {k: v for k, v in annotations.items() if k.startswith("run.googleapis.com/")}
+    return [
+        *_differs("container name", container.get("name"), service.container_name),
+        *_differs(
+            "startupProbe.initialDelaySeconds",
+            probe.get("initialDelaySeconds", 0),
+            want_probe.initial_delay_s,
+        ),
+        *_differs("startupProbe.timeoutSeconds", probe["timeoutSeconds"], want_probe.timeout_s),
+        *_differs(
+            "livenessProbe timings",
+            (liveness["timeoutSeconds"], liveness["periodSeconds"], liveness["failureThreshold"]),
+            (want_liveness.timeout_s, want_liveness.period_s, want_liveness.failure_threshold),
+        ),
+        *_differs(
+            "containerConcurrency", spec.get("containerConcurrency"), service.settings.concurrency
+        ),
+        *_differs("annotations", got_annotations, dict(service.settings.annotations)),
     ]
 
 

@@ -15,11 +15,14 @@ CLOUD_RUN_SERVICE: Final[str] = "netra-backend-production"
 AGENT_SUPERVISOR_REQUEST_TIMEOUT_S: Final[float] = 36.0
 AGENT_SUPERVISOR_STARTUP_TIMEOUT_S: Final[float] = 9.6
 AUTH_REQUEST_TIMEOUT_S: Final[float] = 12.0
+DATABASE_CLOSE_TIMEOUT_S: Final[float] = 2.4
 DATABASE_CONNECT_TIMEOUT_S: Final[float] = 9.6
 DATABASE_QUERY_TIMEOUT_S: Final[float] = 18.0
 REDIS_COMMAND_TIMEOUT_S: Final[float] = 12.0
 REDIS_CONNECT_TIMEOUT_S: Final[float] = 3.6
+SHUTDOWN_TOTAL_TIMEOUT_S: Final[float] = 3.6
 STARTUP_TOTAL_TIMEOUT_S: Final[float] = 37.2
+WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S: Final[float] = 1.2
 WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S: Final[float] = 2.4
 WEBSOCKET_BRIDGE_SEND_TIMEOUT_S: Final[float] = 36.0
 
@@ -30,6 +33,7 @@ class DatabaseTimeouts:
 
     connect: float
     query: float
+    close: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,7 @@ class WebsocketBridgeTimeouts:
 
     handshake: float
     send: float
+    close: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,7 @@ TIMEOUTS: Final[Timeouts] = Timeouts(
     database=DatabaseTimeouts(
         connect=DATABASE_CONNECT_TIMEOUT_S,
         query=DATABASE_QUERY_TIMEOUT_S,
+        close=DATABASE_CLOSE_TIMEOUT_S,
     ),
     redis=RedisTimeouts(
         connect=REDIS_CONNECT_TIMEOUT_S,
@@ -93,7 +99,30 @@ TIMEOUTS: Final[Timeouts] = Timeouts(
     websocket_bridge=WebsocketBridgeTimeouts(
         handshake=WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S,
         send=WEBSOCKET_BRIDGE_SEND_TIMEOUT_S,
+        close=WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S,
     ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One step of the startup chain or of the shutdown steps, in seconds."""
+
+    dependency: str
+    timeout: str
+    seconds: float
+
+
+STARTUP: Final[tuple[Phase, ...]] = (
+    Phase("database", "connect", DATABASE_CONNECT_TIMEOUT_S),
+    Phase("redis", "connect", REDIS_CONNECT_TIMEOUT_S),
+    Phase("auth", "request", AUTH_REQUEST_TIMEOUT_S),
+    Phase("agent_supervisor", "startup", AGENT_SUPERVISOR_STARTUP_TIMEOUT_S),
+    Phase("websocket_bridge", "handshake", WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S),
+)
+SHUTDOWN: Final[tuple[Phase, ...]] = (
+    Phase("websocket_bridge", "close", WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S),
+    Phase("database", "close", DATABASE_CLOSE_TIMEOUT_S),
 )
 
 
