@@ -362,3 +362,15 @@ def test_timeouts_py_has_the_startup_and_shutdown_phases_in_order(run: Run, repo
     assert not hasattr(worker, "SHUTDOWN_TOTAL_TIMEOUT_S")
     env = (repo / "out" / "production" / "worker" / "timeouts.env").read_text()
     assert "SHUTDOWN_TOTAL_TIMEOUT_S" not in env
+
+
+def test_a_template_that_drops_a_phase_is_refused(run: Run, repo: Path) -> None:
+    template = repo / "templates" / "timeouts.py.j2"
+    text = template.read_text().replace(
+        "{% for timeout in service.shutdown %}", "{% for timeout in service.shutdown[1:] %}"
+    )
+    template.write_text(text)
+    result = build(run, repo, SHUTDOWN)
+    assert result.exit_code == 2
+    assert "timeouts.py has phases " in result.stderr
+    assert "'SHUTDOWN': [('bridge', 'close'), ('db', 'close')]" in result.stderr

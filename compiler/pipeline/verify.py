@@ -143,7 +143,29 @@ def check_python(text: str, profile: Profile, service: Service) -> list[str]:
         **{name: float(value) for name, value in service.env},
     }
     got = {name: constants.get(name) for name in want}
-    return _differs("constants", got, want)
+    chains = {
+        "STARTUP": [(t.dependency, t.name) for t in service.startup],
+        "SHUTDOWN": [(t.dependency, t.name) for t in service.shutdown],
+    }
+    return [*_differs("constants", got, want), *_differs("phases", _phases(tree), chains)]
+
+
+def _phases(tree: ast.Module) -> dict[str, list[tuple[Any, ...]]]:
+    """`STARTUP` and `SHUTDOWN` as (dependency, timeout) pairs, from `Phase(...)` calls."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id in ("STARTUP", "SHUTDOWN")
+            and isinstance(node.value, ast.Tuple)
+        ):
+            found[node.target.id] = [
+                tuple(arg.value for arg in call.args[:2] if isinstance(arg, ast.Constant))
+                for call in node.value.elts
+                if isinstance(call, ast.Call)
+            ]
+    return found
 
 
 def _yaml_parses(text: str, profile: Profile, service: Service) -> list[str]:
