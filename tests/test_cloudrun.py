@@ -374,3 +374,26 @@ def test_a_template_that_drops_a_phase_is_refused(run: Run, repo: Path) -> None:
     assert result.exit_code == 2
     assert "timeouts.py has phases " in result.stderr
     assert "'SHUTDOWN': [('bridge', 'close'), ('db', 'close')]" in result.stderr
+
+
+def test_explain_shows_the_shutdown_steps_and_their_rule(run: Run, repo: Path) -> None:
+    assert build(run, repo, SHUTDOWN).exit_code == 0
+    whole = run("explain", "production", "api", "--root", repo).stdout
+    steps = whole[whole.index("shutdown steps  ") :].split("\n\n")[0].splitlines()
+    assert steps[0] == f"shutdown steps  {at(SHUTDOWN, 'shutdown: |[')}"
+    assert steps[1].split() == ["1.", "bridge.close", "6.0s", "from", "0.0s"]
+    assert steps[2].split() == ["2.", "db.close", "4.0s", "from", "6.0s"]
+    assert steps[3].split() == ["shutdown", "total", "10.0s"]
+    assert steps[4].split() == [
+        "SIGTERM",
+        "to",
+        "SIGKILL",
+        "10.0s",
+        "Cloud",
+        "Run;",
+        "margin",
+        "0.0s",
+    ]
+    one = run("explain", "production", "api", "db.close", "--root", repo).stdout
+    assert "used in: shutdown steps, step 2 of 2" in one
+    assert "  ok      budget.shutdown (shutdown steps): 10.0s of 10.0s, margin 0.0s" in one

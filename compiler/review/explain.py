@@ -259,9 +259,7 @@ def budgets_doc(profile: Profile, service: Service, merged: MergedProfile, only:
     results = evaluate_service(profile, service)
     if only is not None:
         results = tuple(
-            r
-            for r in results
-            if r.subject == only or any(t.startswith(f"{only} ") for t in r.terms)
+            r for r in results if r.subject == only or any(_names(term, only) for term in r.terms)
         )
     allowed = [
         {
@@ -272,6 +270,13 @@ def budgets_doc(profile: Profile, service: Service, merged: MergedProfile, only:
         for rule, reason in sorted(service.allow.items())
     ]
     return {"rules": [_rule_doc(r) for r in results], "allowed": allowed}
+
+
+def _names(term: str, ref: str) -> bool:
+    """Whether a budget term is about `ref`: `ref 3.0s (...)`, `step 1 of 2 ref 3.0s (...)`."""
+    if term.startswith("step "):
+        term = term.split(" ", 4)[-1]
+    return term.startswith(f"{ref} ")
 
 
 def explanation(
