@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
@@ -18,36 +17,84 @@ class DurationError(ValueError):
     """A duration or factor text that is not acceptable; the message says why."""
 
 
+MIN_FACTOR = Fraction(1, 1_000_000)
+MAX_FACTOR_DIGITS = 12  # significant digits: far more than any timeout needs
+# Fraction digits beyond which a value in this unit cannot be whole milliseconds
+# (1000 = 2^3 5^3, 60000 = 2^5 3 5^4, 3600000 = 2^7 3^2 5^5).
+_UNIT_FRACTION_DIGITS = {"ms": 0, "s": 3, "m": 5, "h": 7}
+_MAX_WHOLE_DIGITS = len(str(MAX_DURATION_MS))
+_SHOWN = 40  # characters of a rejected text shown in a message
+
+
+def _shown(text: str) -> str:
+    """`text` for a message, cut short: a rejected value may be a megabyte long."""
+    if len(text) <= _SHOWN:
+        return text
+    return f"{text[:20]}...{text[-12:]} ({len(text)} characters)"
+
+
+def _split(number: str) -> tuple[str, str]:
+    """The significant whole and fraction digits of a decimal text: no leading or trailing
+    zeros ('007.50' -> ('7', '5')), found in one pass, before any arithmetic."""
+    whole, _, fraction = number.partition(".")
+    return whole.lstrip("0"), fraction.rstrip("0")
+
+
 @lru_cache(maxsize=4096)  # pure, and called for every timeout of every service
 def parse_duration_ms(text: str) -> int:
-    """`'1.5s'` -> 1500. Rejects a missing unit, zero, below 1 ms precision, above 24h."""
+    """`'1.5s'` -> 1500. Rejects a missing unit, zero, below 1 ms precision, above 24h.
+
+    What the text alone decides (too many fraction or whole digits) is decided before
+    any arithmetic, so the time is linear in the text whatever it holds.
+    """
     match = DURATION_TEXT.fullmatch(text)
     if match is None:
         raise DurationError(
-            f"invalid duration '{text}': expected a number and a unit (ms, s, m or h), "
-            "e.g. 250ms, 1.5s, 2m"
+            f"invalid duration '{_shown(text)}': expected a number and a unit "
+            "(ms, s, m or h), e.g. 250ms, 1.5s, 2m"
         )
-    # Through Decimal: Fraction(str) goes through int(str), which refuses over 4300 digits.
-    exact = Fraction(Decimal(match["number"])) * UNIT_MS[match["unit"]]
-    if exact == 0:
-        raise DurationError(f"invalid duration '{text}': must be greater than zero")
+    unit = match["unit"]
+    whole, fraction = _split(match["number"])
+    if not whole and not fraction:
+        raise DurationError(f"invalid duration '{_shown(text)}': must be greater than zero")
+    if len(fraction) > _UNIT_FRACTION_DIGITS[unit]:
+        raise DurationError(f"invalid duration '{_shown(text)}': finer than 1 ms")
+    if len(whole) > _MAX_WHOLE_DIGITS:
+        raise DurationError(f"invalid duration '{_shown(text)}': more than 24h")
+    exact = Fraction(int(whole or "0") * 10 ** len(fraction) + int(fraction or "0"))
+    exact = exact / 10 ** len(fraction) * UNIT_MS[unit]
     if exact.denominator != 1:
-        raise DurationError(f"invalid duration '{text}': finer than 1 ms")
+        raise DurationError(f"invalid duration '{_shown(text)}': finer than 1 ms")
     if exact > MAX_DURATION_MS:
-        raise DurationError(f"invalid duration '{text}': more than 24h")
+        raise DurationError(f"invalid duration '{_shown(text)}': more than 24h")
     return int(exact)
 
 
 @lru_cache(maxsize=4096)  # pure, and called for every timeout of every service
 def parse_factor(text: str) -> Fraction:
-    """`'0.7'` -> Fraction(7, 10): a decimal above 0 and at most 100, never a float."""
+    """`'0.7'` -> Fraction(7, 10): a decimal from 0.000001 to 100 with at most 12
+    significant digits, never a float; bounds are checked on the text, before arithmetic."""
     if _DECIMAL.fullmatch(text) is None:
-        raise DurationError(f"invalid factor '{text}': expected a decimal number such as 0.7")
-    value = Fraction(Decimal(text))
-    if value <= 0:
-        raise DurationError(f"invalid factor '{text}': must be greater than zero")
+        raise DurationError(
+            f"invalid factor '{_shown(text)}': expected a decimal number such as 0.7"
+        )
+    whole, fraction = _split(text)
+    if not whole and not fraction:
+        raise DurationError(f"invalid factor '{_shown(text)}': must be greater than zero")
+    if len(whole) > len(str(MAX_FACTOR)):
+        raise DurationError(f"invalid factor '{_shown(text)}': must be at most {MAX_FACTOR}")
+    leading_zeros = len(fraction) - len(fraction.lstrip("0")) if not whole else 0
+    if leading_zeros >= 6:  # below 0.000001
+        raise DurationError(
+            f"invalid factor '{_shown(text)}': must be at least {format_factor(MIN_FACTOR)}"
+        )
+    if len((whole + fraction).strip("0")) > MAX_FACTOR_DIGITS:
+        raise DurationError(
+            f"invalid factor '{_shown(text)}': more than {MAX_FACTOR_DIGITS} significant digits"
+        )
+    value = Fraction(int(whole + fraction or "0"), 10 ** len(fraction))
     if value > MAX_FACTOR:
-        raise DurationError(f"invalid factor '{text}': must be at most {MAX_FACTOR}")
+        raise DurationError(f"invalid factor '{_shown(text)}': must be at most {MAX_FACTOR}")
     return value
 
 

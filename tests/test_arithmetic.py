@@ -157,7 +157,7 @@ def test_operands_record_each_input_with_its_place() -> None:
     ("written", "value"),
     [
         ("1e1", Fraction(10)),
-        ("0.0000001", Fraction(1, 10**7)),
+        ("0.000001", Fraction(1, 10**6)),
         ("1.10", Fraction(11, 10)),
         ("2.5E-1", Fraction(1, 4)),
     ],

@@ -198,6 +198,10 @@ def test_factors_are_exact(text: str, value: Fraction) -> None:
         ("", "expected a decimal number"),
         ("nan", "expected a decimal number"),
         ("inf", "expected a decimal number"),
+        ("0.0000009", "at least 0.000001"),
+        ("0." + "0" * 9999 + "1", "at least 0.000001"),
+        ("1.234567890123", "more than 12 significant digits"),
+        ("1" * 400_000, "at most 100"),
     ],
 )
 def test_factor_rejections(text: str, reason: str) -> None:

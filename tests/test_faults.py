@@ -24,7 +24,7 @@ import pytest
 
 from compiler.pipeline import compile_repository
 from compiler.pipeline.emit import TEMP_SUFFIX
-from tests.conftest import REPO, Run, tree_bytes
+from tests.conftest import REPO, Result, Run, tree_bytes
 
 SERVICES = 200
 TIMEOUT = 60.0  # a subprocess that outlives this has hung
@@ -314,15 +314,21 @@ def test_a_link_in_out_is_never_written_through(
 def test_a_planted_temporary_link_is_never_written_through(
     built: Path, run: Run, tmp_path: Path
 ) -> None:
-    """The temporary name is predictable (pid); a link planted there fails the build."""
+    """The temporary name is predictable (pid); a link planted there fails the build and is
+    named, never followed or removed."""
     target = tmp_path / "target"
     target.write_text("precious\n", encoding="utf-8")
     folder = built / "out" / "prod" / "svc-000"
-    (folder / f".env.yaml.{os.getpid()}{TEMP_SUFFIX}").symlink_to(target)
+    name = f".env.yaml.{os.getpid()}{TEMP_SUFFIX}"
+    (folder / name).symlink_to(target)
     before = tree_bytes(built / "out")
     result = run("build", "--root", built)
     assert result.exit_code == 2
-    assert result.stderr.startswith("out/prod/svc-000/env.yaml: error: cannot write: ")
+    assert result.stderr == (
+        f"out/prod/svc-000/{name}: error: is named like a timeoutc temporary file but is a "
+        "symbolic link; timeoutc removes only its own temporary files: move it out of out/\n"
+    )
+    assert (folder / name).is_symlink()
     assert target.read_text() == "precious\n"
     assert tree_bytes(built / "out") == before
 
@@ -371,3 +377,254 @@ def test_a_schema_that_is_a_fifo_is_an_error(built: Path) -> None:
     result = cli(built, "build")
     assert result.returncode == 2
     assert result.stderr == "schemas/profile.schema.json: error: is not a regular file\n"
+
+
+def _temporaries(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "out").rglob("*") if p.name.endswith(TEMP_SUFFIX))
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
+def test_an_interrupted_build_removes_its_temporaries_and_changes_nothing(
+    signum: int, code: int, old_and_new: tuple[Path, dict[str, bytes]], run: Run
+) -> None:
+    """Ctrl-C or SIGTERM while files are staged: exit 128 + signal, out/ as it was."""
+    root, _ = old_and_new
+    old = outputs(root)
+    set_multiplier(root, "2")
+    process = subprocess.Popen(
+        timeoutc("build", "--root", str(root)), cwd=REPO, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for_temp_file(process, root / "out")
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=TIMEOUT)
+    name = signal.Signals(signum).name
+    assert process.returncode == code, stderr
+    assert stderr == f"timeoutc: interrupted by {name}; nothing was changed\n"
+    assert _temporaries(root) == []
+    assert outputs(root) == old
+    assert run("check", "--root", root).exit_code == 1  # stale, as before the build
+    assert run("build", "--root", root).exit_code == 0
+    assert run("check", "--root", root).exit_code == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_no_process_outlives_a_build_and_nothing_is_left_outside_the_repository(
+    signum: int, old_and_new: tuple[Path, dict[str, bytes]], tmp_path: Path
+) -> None:
+    root, _ = old_and_new
+    set_multiplier(root, "2")
+    temporary = tmp_path / "tmpdir"
+    temporary.mkdir()
+    process = subprocess.Popen(
+        timeoutc("build", "--root", str(root)),
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(temporary)},
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for_temp_file(process, root / "out")
+    process.send_signal(signum)
+    process.wait(TIMEOUT)
+    assert list(temporary.iterdir()) == []
+    assert _processes_naming(str(root)) == []
+
+
+def _processes_naming(text: str) -> list[int]:
+    """The processes whose command line contains `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if text in command:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_folder_in_place_of_the_last_output_changes_nothing(built: Path, run: Run) -> None:
+    """Every destination is checked before the first rename: the message names the file."""
+    last = sorted(compile_repository(built).outputs)[-1]
+    place = built / last
+    place.unlink()
+    place.mkdir()
+    before = tree_bytes(built / "out")
+    result = run("build", "--root", built)
+    assert result.exit_code == 2
+    assert result.stderr == f"{last}: error: cannot write: Is a directory; nothing was changed\n"
+    assert tree_bytes(built / "out") == before
+    assert _temporaries(built) == []
+    place.rmdir()
+    assert run("build", "--root", built).exit_code == 0
+    assert run("check", "--root", built).exit_code == 0
+
+
+def _build_failing_rename(
+    root: Path, run: Run, monkeypatch: pytest.MonkeyPatch, failing: int
+) -> tuple[Result, str]:
+    """`build` with the `failing`-th rename refused by the kernel (EIO); (result, that
+    rename's destination relative to root)."""
+    real_replace = os.replace
+    calls: list[str] = []
+
+    def replace(source: Any, destination: Any) -> None:
+        calls.append(os.fspath(destination))
+        if len(calls) == failing:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_replace(source, destination)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", replace)
+        result = run("build", "--root", root)
+    return result, Path(calls[failing - 1]).relative_to(root).as_posix()
+
+
+@pytest.mark.parametrize("failing", [1, 5, 12])
+def test_a_rename_that_fails_puts_back_what_was_replaced(
+    failing: int, built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = tree_bytes(built / "out")
+    result, shown = _build_failing_rename(built, run, monkeypatch, failing)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"{shown}: error: cannot write: Input/output error; nothing was changed\n"
+    )
+    _assert_unchanged_and_recovers(built, before, run)
+
+
+def test_a_rename_that_fails_removes_the_new_files_and_folders(
+    built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new service's files are renamed last, and its last rename fails: no trace of it."""
+    base = built / "profiles" / "base.yaml"
+    base.write_text(
+        base.read_text().replace(
+            "\n  svc-000:\n", "\n  svc-aaa:\n" + _SERVICE_BODY + "  svc-000:\n"
+        ),
+        encoding="utf-8",
+    )
+    before = tree_bytes(built / "out")
+    # the last file of the build: 4 services x 4 files
+    result, _ = _build_failing_rename(built, run, monkeypatch, 16)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        "out/prod/svc-aaa/timeouts.py: error: cannot write: Input/output error; "
+        "nothing was changed\n"
+    )
+    assert not (built / "out" / "prod" / "svc-aaa").exists()
+    _assert_unchanged_and_recovers(built, before, run)
+
+
+_SERVICE_BODY = """\
+    image: us-docker.pkg.dev/netra/svc/svc-aaa:1.0.0
+    port: 8080
+    request_timeout: 300s
+    health: {startup: /health, liveness: /health}
+"""
+
+
+def test_files_and_folders_are_durable_before_they_are_published(
+    built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """syncfs(2) of out/'s file system before the first rename and after the last."""
+    from compiler.pipeline import publish
+
+    events: list[str] = []
+    real_replace = os.replace
+
+    def replace(source: Any, destination: Any) -> None:
+        events.append("replace")
+        real_replace(source, destination)
+
+    def syncfs(fd: int) -> int:
+        assert os.path.samefile(f"/proc/self/fd/{fd}", built / "out")
+        events.append("sync")
+        return 0
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", replace)
+        patch.setattr(publish, "_SYNCFS", syncfs)
+        assert run("build", "--root", built).exit_code == 0
+    assert events[0] == "sync" and events[-1] == "sync"
+    assert events[1:-1] == ["replace"] * (len(events) - 2) and len(events) > 2
+
+
+def test_without_syncfs_every_file_and_folder_is_fsynced_before_the_rename(
+    built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compiler.pipeline import publish
+
+    synced: set[str] = set()
+    renamed_unsynced: list[str] = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.add(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def replace(source: Any, destination: Any) -> None:
+        if os.fspath(source) not in synced or os.path.dirname(destination) not in synced:
+            renamed_unsynced.append(os.fspath(destination))
+        real_replace(source, destination)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", replace)
+        patch.setattr(os, "fsync", fsync)
+        patch.setattr(publish, "_SYNCFS", None)
+        assert run("build", "--root", built).exit_code == 0
+    assert renamed_unsynced == []
+    assert synced
+
+
+def test_check_names_a_leftover_temporary_as_extra(built: Path, run: Run) -> None:
+    assert run("build", "--root", built).exit_code == 0
+    leftover = built / "out" / "prod" / "svc-000" / f".env.yaml.4242{TEMP_SUFFIX}"
+    leftover.write_bytes(b"# Code generated by tim")  # a build killed mid-write
+    result = run("check", "--root", built)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"out/prod/svc-000/{leftover.name}: error: extra: a temporary file left by an "
+        "interrupted build; run timeoutc build\n"
+        "timeoutc: 1 file in out/ is not current\n"
+    )
+    assert run("build", "--root", built).exit_code == 0
+    assert not leftover.exists()
+    assert run("check", "--root", built).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        (f".x{TEMP_SUFFIX}", "folder"),
+        (f".env.yaml.1{TEMP_SUFFIX}", "folder"),
+        (f".x{TEMP_SUFFIX}", "file"),
+        (f".env.yaml.1{TEMP_SUFFIX}", "fifo"),
+    ],
+)
+def test_something_named_like_a_temporary_is_reported_and_kept(
+    name: str, kind: str, built: Path, run: Run
+) -> None:
+    place = built / "out" / "prod" / name
+    if kind == "folder":
+        place.mkdir()
+        (place / "inside").write_text("kept\n", encoding="utf-8")
+        what = "a folder"
+    elif kind == "fifo":
+        os.mkfifo(place)
+        what = "not a regular file"
+    else:
+        place.write_text("kept\n", encoding="utf-8")
+        what = "a file timeoutc did not name"
+    expected = (
+        f"out/prod/{name}: error: is named like a timeoutc temporary file but is {what}; "
+        "timeoutc removes only its own temporary files: move it out of out/\n"
+    )
+    before = tree_bytes(built / "out")
+    for command in ("build", "check"):
+        result = run(command, "--root", built)
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr == expected
+    assert tree_bytes(built / "out") == before
+    assert os.path.lexists(place)

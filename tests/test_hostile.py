@@ -7,6 +7,7 @@ here and run in a subprocess with a timeout, so that a hang fails instead of blo
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -127,6 +128,21 @@ GENERATED: dict[str, tuple[Callable[[], str], str]] = {
         f"{HOSTILE_FILE}:4:3: error: service 's0' has no image in concrete profile 'hostile'; "
         f"set services.s0.image in {HOSTILE_FILE} or in a profile it extends",
     ),
+    "duration-million-fraction-digits": (
+        lambda: "extends: base\nenvironment: {max_timeout: 1." + "0" * 1_000_000 + "1s}\n",
+        f"{HOSTILE_FILE}:2:28: error: invalid duration '1.000000000000000000...00000000001s "
+        "(1000004 characters)': finer than 1 ms",
+    ),
+    "duration-million-whole-digits": (
+        lambda: "extends: base\nenvironment: {max_timeout: " + "9" * 1_000_000 + "ms}\n",
+        f"{HOSTILE_FILE}:2:28: error: invalid duration '99999999999999999999...9999999999ms "
+        "(1000002 characters)': more than 24h",
+    ),
+    "factor-400000-digits": (
+        lambda: "extends: base\nenvironment: {safety_margin: 1." + "1" * 400_000 + "}\n",
+        f"{HOSTILE_FILE}:2:30: error: invalid factor '1.111111111111111111...111111111111 "
+        "(400002 characters)': more than 12 significant digits",
+    ),
     "flow-nesting-5000-deep": (
         lambda: "extends: base\nx: " + "[" * 5000 + "]" * 5000 + "\n",
         f"{HOSTILE_FILE}:2:1003: error: invalid YAML: while increasing flow level: "
@@ -168,7 +184,19 @@ def test_large_hostile_profile_is_refused_quickly(name: str, repo: Path) -> None
 
 @pytest.mark.parametrize(
     "file_name",
-    ["Prod.yaml", "prod env.yaml", "prod\nx.yaml", "-prod.yaml", "prod.yml", "p" * 31 + ".yaml"],
+    [
+        "Prod.yaml",
+        "prod env.yaml",
+        "prod\nx.yaml",
+        "-prod.yaml",
+        "prod.yml",
+        "p" * 31 + ".yaml",
+        "prod2.YAML",
+        "prod2.Yaml",
+        "prod2.YML",
+        "prod2.yMl",
+        ".prod.yaml",
+    ],
 )
 def test_badly_named_profile_file_is_refused(file_name: str, repo: Path, run: Run) -> None:
     (repo / "profiles" / file_name).write_text("extends: base\n", encoding="utf-8")
@@ -307,3 +335,163 @@ def test_write_refuses_a_path_outside_out_before_writing_anything(tmp_path: Path
     with pytest.raises(CompileError, match=r"refusing to write 'out/\.\./escaped'"):
         write(tmp_path, changes)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["out"]
+
+
+# Time: linear in the input. Each case is measured at two sizes in one run; 10x the input
+# may take about 10x the time, and the test fails only above 30x (a shared, noisy machine),
+# where the quadratic and cubic paths this replaced took 100x and 1000x.
+RATIO_LIMIT = 30
+
+
+def _best_seconds(action: Callable[[], object], repeat: int = 3) -> float:
+    """The fastest of `repeat` runs of `action` (which must refuse its input)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        with pytest.raises(CompileError):
+            action()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _chain(count: int, cycle: bool) -> dict[str, str]:
+    """`count` profiles p0 <- p1 <- ... each extending the one before; p0 extends the last
+    (a cycle) or base, whose services are made incomplete so that the leaf is refused."""
+    files = {f"p{i}": f"abstract: true\nextends: p{i - 1}\n" for i in range(1, count)}
+    files["p0"] = f"abstract: true\nextends: {f'p{count - 1}' if cycle else 'base'}\n"
+    if not cycle:
+        files[f"p{count}"] = f"extends: p{count - 1}\nservices: {{new: {{port: 80}}}}\n"
+    return files
+
+
+def _ratio(make: Callable[[int], dict[str, str]], small: int, tmp_path: Path) -> float:
+    from compiler.pipeline import compile_repository
+
+    seconds = []
+    for size in (small, small * 10):
+        root = copy_repo(tmp_path / str(size), with_out=False)
+        for name, text in make(size).items():
+            write_profile(root, name, text)
+        seconds.append(_best_seconds(functools.partial(compile_repository, root, render=False)))
+    return seconds[1] / seconds[0]
+
+
+def _one_profile(text: Callable[[int], str]) -> Callable[[int], dict[str, str]]:
+    return lambda size: {"hostile": text(size)}
+
+
+LINEAR_CASES: dict[str, tuple[Callable[[int], dict[str, str]], int]] = {
+    "duration-fraction-digits": (
+        _one_profile(lambda n: "extends: base\nenvironment: {max_timeout: 1." + "0" * n + "1s}\n"),
+        100_000,
+    ),
+    "duration-whole-digits": (
+        _one_profile(lambda n: "extends: base\nenvironment: {max_timeout: " + "9" * n + "ms}\n"),
+        100_000,
+    ),
+    "factor-digits": (
+        _one_profile(lambda n: "extends: base\nenvironment: {safety_margin: 1." + "1" * n + "}\n"),
+        40_000,
+    ),
+    "hidden-characters": (
+        _one_profile(lambda n: "extends: base\nx: '" + "a" * n + "\u2028'\n# \u2028" * 20),
+        100_000,
+    ),
+    "extends-chain": (lambda n: _chain(n, cycle=False), 150),
+    "extends-cycle": (lambda n: _chain(n, cycle=True), 150),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINEAR_CASES))
+def test_refusing_input_takes_time_linear_in_its_size(name: str, tmp_path: Path) -> None:
+    make, small = LINEAR_CASES[name]
+    ratio = _ratio(make, small, tmp_path)
+    print(f"{name}: 10x the input took {ratio:.1f}x the time")
+    assert ratio < RATIO_LIMIT, f"10x the input took {ratio:.1f}x the time"
+
+
+def test_a_long_extends_cycle_is_one_short_error_per_profile(repo: Path, run: Run) -> None:
+    for name, text in _chain(10_000, cycle=True).items():
+        write_profile(repo, name, text)
+    result = cli(repo, "validate", timeout=120)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2
+    assert len(lines) == 10_000
+    assert "profiles/p0.yaml:2:10: error: extends cycle: p9999 -> p9998 -> p9997 -> p9996 -> " in (
+        result.stderr
+    )
+    assert all(len(line) < 200 and "(10000 profiles)" in line for line in lines)
+
+
+def test_a_long_extends_chain_resolves(repo: Path) -> None:
+    files = _chain(2_000, cycle=False)
+    files["p2000"] = "extends: p1999\nplatform: {project: netra-chain}\n"
+    for name, text in files.items():
+        write_profile(repo, name, text)
+    result = cli(repo, "validate", timeout=120)
+    assert result.returncode == 0, result.stderr[:3000]
+
+
+# Meaning: what a reviewer reads is what the compiler reads.
+
+
+def test_hidden_characters_in_comments_change_nothing(repo: Path, run: Run) -> None:
+    plain = "extends: base\nplatform:  # qa\n  project: netra-qa  # the project\n"
+    hidden = plain.replace("# qa", "# q\u2028region: x\u202ea").replace("project\n", "pro\u0085j\n")
+    write_profile(repo, "qa", plain)
+    assert run("build", "--root", repo).exit_code == 0
+    before = tree_bytes(repo / "out")
+    write_profile(repo, "qa", hidden)
+    result = run("build", "--root", repo)
+    assert result.exit_code == 0, result.stderr
+    assert tree_bytes(repo / "out") == before  # no hidden `region: x`
+
+
+@pytest.mark.parametrize("where", ["outside", "inside"])
+def test_a_profile_linking_outside_the_repository_is_refused(
+    where: str, repo: Path, run: Run, tmp_path: Path
+) -> None:
+    text = "extends: base\nplatform: {project: netra-linked}\n"
+    target = tmp_path / "elsewhere.yaml" if where == "outside" else repo / "shared" / "qa.yaml"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    (repo / "profiles" / "linked.yaml").symlink_to(target)
+    before = tree_bytes(repo / "out")
+    result = run("build", "--root", repo)
+    if where == "inside":
+        assert result.exit_code == 0, result.stderr
+        assert (repo / "out" / "linked").is_dir()
+        return
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "profiles/linked.yaml: error: is a symbolic link to a file outside the repository; "
+        "timeoutc reads nothing outside it; copy the file into profiles/, or link to a file "
+        "inside the repository\n"
+    )
+    assert tree_bytes(repo / "out") == before
+
+
+def test_two_profiles_deploying_one_cloud_run_name_is_an_error(repo: Path, run: Run) -> None:
+    shared = 'extends: base\nplatform:\n  project: acme-qa\n  service_name: "{service}"\n'
+    write_profile(repo, "qa", shared)
+    write_profile(repo, "sandbox", shared)
+    before = tree_bytes(repo / "out")
+    result = run("build", "--root", repo)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert (
+        "profiles/sandbox.yaml: error: profiles 'qa' and 'sandbox' both deploy Cloud Run "
+        "service 'netra-backend' into project 'acme-qa', region 'us-central1': each deploy "
+        "would replace the other; give one of them another platform.service_name, project "
+        "or region"
+    ) in lines, result.stderr
+    assert all("profiles 'qa' and 'sandbox' both deploy" in line for line in lines)
+    assert tree_bytes(repo / "out") == before
+    renamed = shared.replace('"{service}"', '"{service}-api"')
+    write_profile(repo, "qa", renamed)
+    write_profile(repo, "sandbox", renamed)
+    result = run("build", "--root", repo)
+    assert result.exit_code == 2
+    assert "Cloud Run service 'netra-backend-api' (service 'netra-backend') into" in result.stderr
+    write_profile(repo, "sandbox", shared.replace("acme-qa", "acme-sandbox"))
+    assert run("build", "--root", repo).exit_code == 0

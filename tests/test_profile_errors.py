@@ -283,7 +283,7 @@ def test_invalid_factors(validate: Validate, value: str, message: str) -> None:
     assert lines == [f"{P}:3:23: error: {message}"]
 
 
-@pytest.mark.parametrize("value", ["100", "0.001", "1e2", "0.0000001"])
+@pytest.mark.parametrize("value", ["100", "0.001", "1e2", "0.000001", "1e-6", "1.23456789012"])
 def test_factor_limits_are_inclusive(run: Run, root: Path, value: str) -> None:
     text = (
         f"extends: base\nenvironment:\n  safety_margin: {value}\n"

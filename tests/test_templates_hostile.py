@@ -182,3 +182,86 @@ def test_template_values_are_data_never_template_source(repo: Path, run: Run) ->
     assert result.exit_code == 0, result.stderr
     text = (repo / "out" / "staging" / "auth-service" / "bad.txt").read_text()
     assert '"{{ 7 * 7 }} {% raw %}"' in text
+
+
+def _renders(repo: Path) -> int:
+    """How many times a template renders in a build of `repo`: once per service."""
+    from compiler.pipeline import compile_repository
+
+    return sum(len(p.services) for p in compile_repository(repo, render=False).profiles)
+
+
+def test_one_time_limit_holds_for_all_templates_of_a_build(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each render alone takes a third of the limit; together they pass it, and fail."""
+    import time
+
+    import jinja2
+
+    loop = "{% for i in range(N) %}{% for j in range(100) %}{% endfor %}{% endfor %}\n"
+    template = jinja2.Environment().from_string(loop.replace("N", "2000"))
+    start = time.monotonic()
+    template.render()
+    per_thousand = (time.monotonic() - start) / 2
+    budget = 0.6
+    count = max(1, int(budget / 3 / per_thousand * 1000))
+    assert _renders(repo) >= 6
+    (repo / BAD).write_text(f"x\n{loop.replace('N', str(count))}", encoding="utf-8")
+    monkeypatch.setenv("TIMEOUTC_TEMPLATE_SECONDS", str(budget))
+    _build_refused(repo, run, 2, "took longer than 0.6s; does a loop run away? (that is the limit")
+
+
+def test_a_runaway_template_fails_the_build_within_the_default_limit(repo: Path) -> None:
+    """No setting: the build stops at 5 s, naming the template, well within 10 s."""
+    import subprocess
+    import sys
+
+    loop = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n"
+    (repo / BAD).write_text(f"x\n{loop}", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "TIMEOUTC_TEMPLATE_SECONDS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "compiler", "build", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"{BAD}:2: error: template: took longer than 5s; does a loop run away?"
+    ), result.stderr
+    assert "TIMEOUTC_TEMPLATE_SECONDS sets it" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% for i in range(30) %}{{ 'x' * 1000000 }}{% endfor %}\n",  # 30 MB
+        "{{ 'x' * 9999999 }}{{ 'é' * 9999 }}\n",  # under 10 M characters, over 10 MB
+    ],
+)
+def test_an_output_larger_than_10_mb_is_an_error(body: str, repo: Path, run: Run) -> None:
+    (repo / BAD).write_text(body, encoding="utf-8")
+    before = tree_bytes(repo / "out")
+    result = run("build", "--root", repo)
+    assert result.exit_code == 2
+    assert result.stderr == f"{BAD}: error: template: its output is larger than 10 MB\n"
+    assert tree_bytes(repo / "out") == before
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "nan", "inf", "1e9"])
+def test_a_bad_template_time_limit_is_an_error(
+    value: str, repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIMEOUTC_TEMPLATE_SECONDS", value)
+    result = run("build", "--root", repo)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("TIMEOUTC_TEMPLATE_SECONDS: error: expected seconds above 0")
+
+
+def test_a_larger_template_time_limit_can_be_set(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIMEOUTC_TEMPLATE_SECONDS", "60")
+    assert run("build", "--root", repo).exit_code == 0

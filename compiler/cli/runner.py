@@ -6,6 +6,7 @@ Only click is imported at module level; the pipeline is imported when a command 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -60,7 +61,14 @@ def reports_errors(command: F) -> F:
         except RecursionError:
             click.echo("timeoutc: error: input nested too deeply", err=True)
             code = EXIT_INVALID
-        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
+        except KeyboardInterrupt as exc:  # Ctrl-C; a build says whether out/ changed
+            from compiler.pipeline.publish import Interrupted
+
+            name = signal.Signals(exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
+            after = "; nothing was changed" if isinstance(exc, Interrupted) else ""
+            click.echo(f"timeoutc: interrupted by {name.name}{after}", err=True)
+            code = 128 + name
+        except (click.ClickException, click.exceptions.Exit):
             raise
         except Exception as exc:  # a bug: say so plainly, without a traceback
             if os.environ.get("TIMEOUTC_DEBUG") == "1":
@@ -80,12 +88,14 @@ def build_repository(repo: Path) -> None:
     """Compile `repo` and write its out/ (shared by build, set --build and init)."""
     from compiler.pipeline import compile_repository
     from compiler.pipeline.emit import compare, locked, read_out, remove_stale_temps, write
+    from compiler.pipeline.publish import interruptible
 
-    compilation = compile_repository(repo)
-    with locked(repo):
-        remove_stale_temps(repo)
-        changes = compare(read_out(repo), compilation.outputs)
-        write(repo, changes)
+    with interruptible() as guard:  # a signal raises Interrupted; out/ stays as it was
+        compilation = compile_repository(repo)
+        with locked(repo):
+            remove_stale_temps(repo)
+            changes = compare(read_out(repo), compilation.outputs)
+            write(repo, changes, guard.out_written)
     written = sum(1 for c in changes if c.new is not None)
     removed = sum(1 for c in changes if c.kind == "extra")
     click.echo(

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile
 from compiler.pipeline.budgets import check_budgets
 from compiler.pipeline.collector import rare_collections
 from compiler.pipeline.load import Document, load_bytes, read_limited
-from compiler.pipeline.merge import extends_chain, is_abstract, merge_chain
+from compiler.pipeline.merge import Chains, Merger, is_abstract
 from compiler.pipeline.resolve import resolve_profile
 
 PROFILES_DIR = "profiles"
 Resolved = tuple[Profile | None, list[Diagnostic]]
 PROFILE_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -37,20 +41,26 @@ def find_root(start: Path) -> Path | None:
 
 
 def profile_files(root: Path) -> dict[str, Path]:
-    """profiles/<name>.yaml by environment name; a badly named file is an error."""
+    """profiles/<name>.yaml by environment name. A file ending in a YAML extension of any
+    case that is not that (`prod.yml`, `prod.YAML`, a bad name), or a link to a file
+    outside the repository, is an error: every such file is loaded or reported."""
     folder = root / PROFILES_DIR
     try:
-        entries = sorted(folder.iterdir())
+        with os.scandir(folder) as listing:
+            links = {e.name: _is_link(e) for e in listing}
     except OSError as exc:
         message = f"cannot read: {exc.strerror}"
         raise CompileError([Diagnostic(Mark(PROFILES_DIR), message)]) from None
+    inside = Path(os.path.realpath(root))
+    folder_inside = Path(os.path.realpath(folder)).is_relative_to(inside)
     found: dict[str, Path] = {}
     errors: list[Diagnostic] = []
-    for entry in entries:
-        if entry.name.startswith(".") or entry.suffix not in (".yaml", ".yml"):
+    for name in sorted(links):
+        entry = folder / name
+        if entry.suffix.lower() not in YAML_SUFFIXES:
             continue
         where = Mark(f"{PROFILES_DIR}/{entry.name}")
-        if entry.suffix == ".yml":
+        if entry.suffix != ".yaml":
             errors.append(
                 Diagnostic(where, "profiles end in .yaml", f"rename it {entry.stem}.yaml")
             )
@@ -63,11 +73,38 @@ def profile_files(root: Path) -> dict[str, Path]:
                     "at most 30 characters",
                 )
             )
+        elif (links[name] or not folder_inside) and _leaves(entry, inside):
+            errors.append(
+                Diagnostic(
+                    where,
+                    "is a symbolic link to a file outside the repository; timeoutc reads "
+                    "nothing outside it",
+                    "copy the file into profiles/, or link to a file inside the repository",
+                )
+            )
         else:
             found[entry.stem] = entry
     if errors:
         raise CompileError(errors)
     return found
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
+
+
+def _leaves(entry: Path, inside: Path) -> bool:
+    """Whether `entry` resolves to a regular file outside the folder `inside` (a link
+    that loops, dangles or names a device is left to the reader to report)."""
+    target = Path(os.path.realpath(entry))
+    try:
+        regular = stat.S_ISREG(os.stat(target).st_mode)
+    except OSError:
+        return False
+    return regular and not target.is_relative_to(inside)
 
 
 def load_profiles(root: Path) -> dict[str, Document]:
@@ -98,33 +135,87 @@ def load_profiles(root: Path) -> dict[str, Document]:
 
 def _errors_beside(documents: dict[str, Document], failed: set[str]) -> list[Diagnostic]:
     """The later-stage errors of profiles that loaded and extend none that failed to load."""
-
-    def reaches_failed(name: str | None) -> bool:
-        seen: set[str] = set()
-        while name in documents and name not in seen:
-            seen.add(name)
-            name = documents[name].data.get("extends")
-        return name in failed
-
+    reaches: dict[str, bool] = {}
+    for name in documents:
+        path: list[str] = []
+        current: Any = name
+        found = False
+        while current in documents and current not in reaches and current not in path:
+            path.append(current)
+            current = documents[current].data.get("extends")
+        found = reaches.get(current, current in failed)
+        reaches.update(dict.fromkeys(path, found))
     try:
-        resolve_all({n: d for n, d in documents.items() if not reaches_failed(n)})
+        resolve_all({n: d for n, d in documents.items() if not reaches[n]})
     except CompileError as exc:
         return list(exc.diagnostics)
     return []
 
 
 def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:
-    """Merge, resolve and budget-check every concrete profile; all errors at once."""
-    return gather(resolve_one(name, documents) for name in documents)
+    """Merge, resolve and budget-check every concrete profile; all errors at once.
+
+    Chains are checked once for all profiles and merged with memoization: linear in
+    the number of profiles, however long their `extends` chains.
+    """
+    chains = Chains(documents)
+    merger = Merger(documents, chains)
+    results = [_resolve(name, documents, chains, merger) for name in documents]
+    collisions = shared_cloud_run_names([p for p, _ in results if p is not None])
+    return gather([*results, (None, collisions)])
+
+
+def shared_cloud_run_names(profiles: list[Profile]) -> list[Diagnostic]:
+    """Two profiles that deploy one Cloud Run name into one project and region would
+    replace each other on every deploy: an error naming both profiles and the service."""
+    owners: dict[tuple[str, str | None, str], tuple[Profile, str]] = {}
+    errors: list[Diagnostic] = []
+    for profile in profiles:
+        project, region = profile.platform.project, profile.platform.region
+        if project is None:  # no project: where it deploys is the deployer's choice
+            continue
+        for service in profile.services:
+            name = service.cloud_run_name
+            first, first_service = owners.setdefault(
+                (project, region, name), (profile, service.name)
+            )
+            if first is profile:
+                continue
+            mark = service.marks["service"]
+            where = mark if mark.path == profile.path else Mark(profile.path)
+            place = f"project '{project}'" + (f", region '{region}'" if region else "")
+            keys = sorted({first_service, service.name} - {name})
+            named = f" (service {' and '.join(map(repr, keys))})" if keys else ""
+            errors.append(
+                Diagnostic(
+                    where,
+                    f"profiles '{first.name}' and '{profile.name}' both deploy Cloud Run "
+                    f"service '{name}'{named} into {place}: each deploy would "
+                    "replace the other",
+                    "give one of them another platform.service_name, project or region",
+                )
+            )
+    return errors
 
 
 def resolve_one(name: str, documents: Mapping[str, Document]) -> Resolved:
     """`resolve_all` for one profile: the profile (None for a base, or on error), its errors."""
+    chains = Chains(documents)
+    errors = chains.errors_reaching(name)
+    if errors:
+        return None, errors
+    return _resolve(name, documents, chains, Merger(documents, chains))
+
+
+def _resolve(
+    name: str, documents: Mapping[str, Document], chains: Chains, merger: Merger
+) -> Resolved:
+    if name not in chains.whole:
+        return None, chains.errors.get(name, [])
+    if is_abstract(documents[name]):
+        return None, []
     try:
-        chain = extends_chain(name, documents)
-        if is_abstract(documents[name]):
-            return None, []
-        profile = resolve_profile(merge_chain(chain, documents))
+        profile = resolve_profile(merger.merged(name))
     except CompileError as exc:
         return None, list(exc.diagnostics)
     return profile, check_budgets(profile)

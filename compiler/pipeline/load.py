@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -105,6 +107,101 @@ def decode(raw: bytes, path: str) -> str:
     return text
 
 
+# Characters that YAML 1.1 (libyaml) reads as line breaks where YAML 1.2 and every editor
+# see one line, and the bidirectional controls that make a line show other than it reads.
+_LINE_BREAKS = {
+    "\u0085": "NEXT LINE (NEL)",
+    "\u2028": "LINE SEPARATOR",
+    "\u2029": "PARAGRAPH SEPARATOR",
+}
+_BIDI = {chr(c): unicodedata.name(chr(c)) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+_HIDDEN = re.compile("[" + "".join(_LINE_BREAKS) + "".join(_BIDI) + "]")
+_QUOTE_AFTER = frozenset(":-?,[{")
+
+
+def one_meaning(text: str, path: str) -> str:
+    """`text` as libyaml must read it to mean what a reviewer sees: a hidden line break
+    or a bidi control outside a comment is a located error naming it; inside a comment
+    a hidden line break becomes a space (libyaml would end the comment there)."""
+    if _HIDDEN.search(text) is None:
+        return text
+    errors: list[Diagnostic] = []
+    chars = list(text)
+    for offset, in_comment in _hidden_places(text):
+        char = text[offset]
+        if in_comment:
+            if char in _LINE_BREAKS:
+                chars[offset] = " "
+            continue
+        if len(errors) >= MAX_ERRORS:
+            errors.append(
+                Diagnostic(
+                    _text_mark(text, offset, path), f"too many errors; stopped after {MAX_ERRORS}"
+                )
+            )
+            break
+        errors.append(Diagnostic(_text_mark(text, offset, path), *_hidden_message(char)))
+    if errors:
+        raise CompileError(errors)
+    return "".join(chars)
+
+
+def _hidden_message(char: str) -> tuple[str, str]:
+    code = f"U+{ord(char):04X}"
+    if char in _LINE_BREAKS:
+        return (
+            f"{code} {_LINE_BREAKS[char]} outside a comment: YAML 1.1 readers start a new line "
+            "here, while YAML 1.2 readers and editors show one line",
+            f"remove it, or write \\u{ord(char):04x} inside double quotes",
+        )
+    return (
+        f"{code} {_BIDI[char]} outside a comment: it makes the line show in another order "
+        "than the compiler reads it",
+        f"remove it, or write \\u{ord(char):04x} inside double quotes",
+    )
+
+
+def _hidden_places(text: str) -> Iterator[tuple[int, bool]]:
+    """(offset, inside a comment) of each hidden character, in one pass that follows
+    quoted scalars (across lines) and comments; only \\n and \\r end a line."""
+    quote = ""  # the quote of the scalar we are in, or ''
+    comment = escaped = False
+    previous = "\n"  # the character before
+    last_solid = ""  # the last character of this line that is not a space
+    for i, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif char in "\n\r":
+            comment = False
+        elif comment:
+            pass
+        elif quote == '"':
+            if char == "\\":
+                escaped = True
+            elif char == '"':
+                quote = ""
+        elif quote == "'":
+            if char == "'" and text[i + 1 : i + 2] == "'":
+                escaped = True  # '' is a quote inside the scalar
+            elif char == "'":
+                quote = ""
+        elif char == "#" and previous in " \t\n\r":
+            comment = True
+        elif (
+            char in "'\""
+            and (not last_solid or last_solid in _QUOTE_AFTER)
+            and previous in " \t\n\r[{,"
+        ):
+            quote = char
+        if char in _LINE_BREAKS or char in _BIDI:
+            yield i, comment
+        if char in "\n\r":
+            last_solid = ""
+        elif char not in " \t":
+            last_solid = char
+        previous = char
+
+
 def _text_mark(text: str, offset: int, path: str) -> Mark:
     before = text[:offset]
     return Mark(path, before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1)
@@ -140,7 +237,7 @@ def load_bytes(raw: bytes, path: str) -> Document:
         raise CompileError(
             [Diagnostic(Mark(path), f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB")]
         )
-    return _Composer(path).compose(decode(raw, path))
+    return _Composer(path).compose(one_meaning(decode(raw, path), path))
 
 
 class _Frame:

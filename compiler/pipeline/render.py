@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import signal
 import stat
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +32,10 @@ from compiler.pipeline.sandbox import MemoizedSandbox
 TEMPLATES_DIR = "templates"
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / TEMPLATES_DIR
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.j2")
-RENDER_SECONDS = 10.0  # for one template and one service: a loop that runs away is an error
+RENDER_SECONDS = 5.0  # for all templates of one build: a loop that runs away is an error
+TEMPLATE_SECONDS_ENV = "TIMEOUTC_TEMPLATE_SECONDS"  # sets that limit, for large repositories
+MAX_TEMPLATE_SECONDS = 3600.0
+MAX_OUTPUT_BYTES = 10_000_000  # one rendered file: 10 MB
 MAX_RESULT_ITEMS = 10_000_000  # characters or items a template's `*` may make
 MAX_POWER_BITS = 100_000
 
@@ -78,18 +83,60 @@ class _Sandbox(MemoizedSandbox):
 
 
 class _TimeUp(Exception):
-    """A template took longer than RENDER_SECONDS."""
+    """The templates of a build took longer than their budget."""
+
+
+class _TooLarge(Exception):
+    """A template's output grew past MAX_OUTPUT_BYTES."""
+
+
+class TemplateBudget:
+    """The time all templates of one build may take together, spent render by render."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.spent = 0.0
+
+    def remaining(self) -> float:
+        """Seconds left; at most 0 once spent."""
+        return self.seconds - self.spent
+
+
+def template_seconds() -> float:
+    """The build's template budget: TIMEOUTC_TEMPLATE_SECONDS, else RENDER_SECONDS."""
+    text = os.environ.get(TEMPLATE_SECONDS_ENV)
+    if text is None or not text.strip():
+        return RENDER_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TEMPLATE_SECONDS:  # also refuses nan
+        message = (
+            f"expected seconds above 0 and at most {MAX_TEMPLATE_SECONDS:g} for all "
+            f"templates of a build, not {text[:40]!r}"
+        )
+        raise CompileError([Diagnostic(Mark(TEMPLATE_SECONDS_ENV), message)])
+    return seconds
 
 
 @contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise `_TimeUp` inside the block after `seconds` (main thread only, where signals go)."""
+def _time_limit(seconds: float, budget: float | None = None) -> Iterator[None]:
+    """Raise `_TimeUp` inside the block after `seconds` (main thread only, where signals go);
+    `budget` is the whole limit, for the message."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    limit = seconds if budget is None else budget
 
     def expire(signum: int, frame: FrameType | None) -> None:
-        raise _TimeUp(f"took longer than {seconds:g}s; does a loop run away?")
+        raise _TimeUp(
+            f"took longer than {limit:g}s; does a loop run away? (that is the limit for all "
+            f"templates of a build together; {TEMPLATE_SECONDS_ENV} sets it)"
+        )
+
+    if seconds <= 0:
+        expire(signal.SIGALRM, None)
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -107,9 +154,11 @@ def quoted(value: object) -> str:
 
 @dataclass(frozen=True)
 class Templates:
-    """The compiled templates of a repository, by output file name."""
+    """The compiled templates of a repository, by output file name, and the time they
+    may still take in this build."""
 
     by_output: dict[str, jinja2.Template]
+    budget: TemplateBudget
 
 
 def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
@@ -179,7 +228,7 @@ def load_templates(root: Path) -> Templates:
         raise CompileError(errors)
     if not compiled:
         raise CompileError([Diagnostic(Mark(TEMPLATES_DIR), "no templates (*.j2) to render")])
-    return Templates(compiled)
+    return Templates(compiled, TemplateBudget(template_seconds()))
 
 
 def output_path(profile: Profile, service: Service, output: str) -> str:
@@ -192,18 +241,37 @@ def render_service(
 ) -> Iterator[tuple[str, str]]:
     """(relative path, text) of every output of one service, each starting with the header."""
     context = {"profile": profile, "service": service, "environment": profile.name}
+    budget = templates.budget
     for output, template in templates.by_output.items():
+        start = time.monotonic()
         try:
-            with _time_limit(RENDER_SECONDS):
-                body = template.render(context)
+            with _time_limit(budget.remaining(), budget.seconds):
+                body = _bounded_render(template, context)
         except jinja2.TemplateError as exc:
             raise CompileError([_template_error(output, exc)]) from None
         except Exception as exc:  # a sandbox violation or a filter raising on odd input
             raise CompileError([_template_error(output, exc)]) from None
+        finally:
+            budget.spent += time.monotonic() - start
         if not body.endswith("\n"):
             body += "\n"
         header = COMMENT_STYLES.get(PurePath(output).suffix, "# {}").format(profile.header)
         yield output_path(profile, service, output), f"{header}\n{body}"
+
+
+def _bounded_render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """`template.render(context)`, stopped as soon as the text passes MAX_OUTPUT_BYTES."""
+    size = 0
+    pieces: list[str] = []
+    for piece in template.generate(context):
+        size += len(piece)  # characters: never more than the UTF-8 bytes
+        if size > MAX_OUTPUT_BYTES:
+            break
+        pieces.append(piece)
+    body = "".join(pieces)
+    if size > MAX_OUTPUT_BYTES or len(body.encode("utf-8")) > MAX_OUTPUT_BYTES:
+        raise _TooLarge(f"its output is larger than {MAX_OUTPUT_BYTES // 1_000_000} MB")
+    return body
 
 
 def _template_error(output: str, exc: Exception) -> Diagnostic:

@@ -11,6 +11,7 @@ from typing import Any
 from compiler import cloudrun
 from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, did_you_mean
 from compiler.durations import (
+    DurationError,
     format_duration,
     parse_duration_ms,
     parse_factor,
@@ -127,13 +128,21 @@ class _Resolver:
         return Environment(
             factors[0],
             factors[1],
-            parse_factor(factors[0].text),
-            parse_factor(factors[1].text),
+            self.factor(factors[0]),
+            self.factor(factors[1]),
             max_ms[0],
             max_ms[1],
             caps[0],
             caps[1],
         )
+
+    def factor(self, operand: Operand) -> Fraction:
+        """The exact value of an environment factor; a located error when out of bounds."""
+        try:
+            return parse_factor(operand.text)
+        except DurationError as exc:
+            self.fail(("environment", operand.role), str(exc))
+            return Fraction(1)
 
     def platform(self) -> Platform:
         data = self.merged.data.get("platform") or {}
