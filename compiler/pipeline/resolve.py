@@ -6,6 +6,7 @@ import keyword
 import re
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from compiler import cloudrun
@@ -15,7 +16,6 @@ from compiler.durations import (
     format_duration,
     parse_duration_ms,
     parse_factor,
-    scale_ms,
 )
 from compiler.model import (
     SHUTDOWN_TOTAL_ENV,
@@ -60,6 +60,7 @@ class _Resolver:
     def __init__(self, merged: MergedProfile) -> None:
         self.merged = merged
         self.errors: list[Diagnostic] = []
+        self._scaled: dict[int, tuple[Fraction, int]] = {}
 
     def fail(self, path: Path, message: str, hint: str = "", *, key: bool = False) -> None:
         mark = self.merged.key_mark(path) if key else self.merged.mark(path)
@@ -299,10 +300,9 @@ class _Resolver:
                     "lower the pin or raise max_timeout",
                 )
             return Timeout(dependency, name, ms, ms, True, False, Fraction(ms), (pin,), mark)
-        base = self.operand(path, "base")
+        base = Operand("base", _text(raw), mark)  # = self.operand(path, "base"), looked up once
         base_ms = parse_duration_ms(base.text)
-        exact = base_ms * env.multiplier_value * env.margin_value
-        ms = scale_ms(base_ms, env.multiplier_value, env.margin_value)
+        exact, ms = self.scaled(base_ms, env)
         operands: tuple[Operand, ...] = (base, env.multiplier, env.margin)
         capped = env.max_timeout_ms is not None and ms > env.max_timeout_ms
         if capped:
@@ -310,6 +310,14 @@ class _Resolver:
             ms = env.max_timeout_ms
             operands = (*operands, env.max_timeout)
         return Timeout(dependency, name, ms, base_ms, False, capped, exact, operands, mark)
+
+    def scaled(self, base_ms: int, env: Environment) -> tuple[Fraction, int]:
+        """`base_ms` times the profile's factors: exact, and rounded up; once per distinct base."""
+        known = self._scaled.get(base_ms)
+        if known is None:
+            exact = base_ms * (env.multiplier_value * env.margin_value)
+            known = self._scaled[base_ms] = (exact, -(-exact.numerator // exact.denominator))
+        return known
 
     def chain(self, path: Path, refs: list[str], by_ref: dict[str, Timeout]) -> tuple[Timeout, ...]:
         resolved = []
@@ -330,23 +338,9 @@ class _Resolver:
         return tuple(resolved)
 
     def check_identifier(self, path: Path, name: str, kind: str) -> None:
-        if not IDENTIFIER.fullmatch(name):
-            hint = "lowercase letters, digits and '_', starting with a letter"
-            self.fail(path, f"invalid {kind} name '{name}'", hint, key=True)
-        elif keyword.iskeyword(name):
-            self.fail(
-                path,
-                f"{kind} name '{name}' is a Python keyword",
-                "it becomes an attribute in timeouts.py; choose another name",
-                key=True,
-            )
-        elif kind == "timeout" and name == "float":  # `float: float` breaks the next field's type
-            self.fail(
-                path,
-                "timeout name 'float' would hide the type float in timeouts.py",
-                "choose another name",
-                key=True,
-            )
+        problem = identifier_problem(name, kind)
+        if problem is not None:
+            self.fail(path, *problem, key=True)
 
     def check_env_names(self, root: Path, dependencies: tuple[Dependency, ...]) -> None:
         owners: dict[str, str] = {
@@ -384,9 +378,30 @@ class _Resolver:
                     )
 
 
+@lru_cache(maxsize=4096)  # pure; a platform repeats the same few names thousands of times
+def identifier_problem(name: str, kind: str) -> tuple[str, str] | None:
+    """Why `name` cannot be a dependency or timeout name (message, hint), or None."""
+    if not IDENTIFIER.fullmatch(name):
+        return (
+            f"invalid {kind} name '{name}'",
+            "lowercase letters, digits and '_', starting with a letter",
+        )
+    if keyword.iskeyword(name):
+        return (
+            f"{kind} name '{name}' is a Python keyword",
+            "it becomes an attribute in timeouts.py; choose another name",
+        )
+    if kind == "timeout" and name == "float":  # `float: float` breaks the next field's type
+        return (
+            "timeout name 'float' would hide the type float in timeouts.py",
+            "choose another name",
+        )
+    return None
+
+
 def _get(data: Any, path: tuple[Any, ...]) -> Any:
     for key in path:
-        if not isinstance(data, dict | list):
+        if not isinstance(data, (dict, list)):  # a tuple: faster than dict | list
             return None
         try:
             data = data[key]

