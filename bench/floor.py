@@ -13,6 +13,7 @@ benchmark's generator and the shipped repository use.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -29,6 +30,7 @@ SWITCHES = (
     ("cpu_throttling", "run.googleapis.com/cpu-throttling"),
     ("session_affinity", "run.googleapis.com/sessionAffinity"),
 )
+MANIFEST = "out/.timeoutc-manifest.json"
 Ratio = tuple[int, int]
 
 
@@ -348,7 +350,15 @@ def outputs(root: Path) -> dict[str, bytes]:
             for output, render in renders.items():
                 text = header + render(ctx)
                 files[f"out/{environment}/{service}/{output}"] = text.encode("utf-8")
+    files[MANIFEST] = manifest(files)
     return files
+
+
+def manifest(files: dict[str, bytes]) -> bytes:
+    """out/.timeoutc-manifest.json: every file with its sha256."""
+    digests = {path: f"sha256:{hashlib.sha256(files[path]).hexdigest()}" for path in sorted(files)}
+    document = {"generator": "timeoutc", "format": 1, "files": digests}
+    return (json.dumps(document, indent=2) + "\n").encode("ascii")
 
 
 def write(folder: Path, files: dict[str, bytes]) -> None:

@@ -1,19 +1,15 @@
-"""CI: GitHub Actions annotations, the pre-commit hooks and the example workflow."""
+"""CI: GitHub Actions annotations and the pre-commit hooks (the Action: test_action.py)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, Run, copy_repo
+from tests.conftest import REPO, Run
 
 ANNOTATION = re.compile(
     r"::error file=(?P<file>[^,]+)(?:,line=(?P<line>\d+))?(?:,col=(?P<col>\d+))?"
@@ -83,7 +79,8 @@ def test_check_annotates_stale_outputs_and_invalid_profiles(repo: Path, run: Run
     stale = run("check", "--format", "github", "--root", repo)
     assert stale.exit_code == 1
     assert (
-        "::error file=out/staging/auth-service/timeouts.env,title=timeoutc::stale: " in stale.stdout
+        "::error file=out/staging/auth-service/timeouts.env,title=timeoutc::hand-edited: "
+        in stale.stdout
     )
     edit(repo, "staging", "safety_margin: 1.1", "safety_margin: 0")
     invalid = run("check", "--format", "github", "--root", repo)
@@ -139,56 +136,3 @@ def test_hook_entries_are_real_commands_that_pass_on_the_shipped_repository(
         args = hook["entry"].split()[1:]
         result = run(*args, "--root", repo)
         assert result.exit_code == 0, (hook["id"], result.stderr)
-
-
-# --- the example workflow ---------------------------------------------------------------
-
-
-def workflow_steps() -> list[dict[str, Any]]:
-    data = yaml.safe_load((REPO / "docs/github-actions.yml").read_text(encoding="utf-8"))
-    steps: list[dict[str, Any]] = data["jobs"]["timeoutc"]["steps"]
-    return steps
-
-
-def test_workflow_runs_check_and_appends_the_markdown_diff_to_the_summary() -> None:
-    steps = workflow_steps()
-    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
-    assert checkout["with"]["fetch-depth"] == 0
-    runs = [s.get("run", "") for s in steps]
-    assert "timeoutc check --format github" in runs
-    diff = next(s for s in steps if "timeoutc diff" in s.get("run", ""))
-    assert "--format markdown" in diff["run"]
-    assert diff["run"].endswith('>> "$GITHUB_STEP_SUMMARY"')
-    assert "${{" not in diff["run"]  # untrusted context goes through env, not the script
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_the_workflow_diff_step_writes_a_summary_in_a_pull_request_clone(tmp_path: Path) -> None:
-    upstream = copy_repo(tmp_path / "upstream", with_out=False)
-    subprocess.run([*GIT, "init", "-q", "-b", "main", str(upstream)], check=True)
-    subprocess.run([*GIT, "-C", str(upstream), "add", "-A"], check=True)
-    subprocess.run([*GIT, "-C", str(upstream), "commit", "-q", "-m", "base"], check=True)
-    clone = tmp_path / "clone"
-    subprocess.run([*GIT, "clone", "-q", str(upstream), str(clone)], check=True)
-    edit(clone, "staging", "safety_margin: 1.1", "safety_margin: 1.2")
-    subprocess.run([*GIT, "-C", str(clone), "commit", "-q", "-am", "pr"], check=True)
-    summary = tmp_path / "summary.md"
-    summary.write_text("earlier step\n", encoding="utf-8")
-    step = next(s for s in workflow_steps() if "timeoutc diff" in s.get("run", ""))
-    bin_dir = str(Path(sys.executable).parent)
-    if not (Path(bin_dir) / "timeoutc").exists():
-        pytest.skip("timeoutc is not installed next to this Python")
-    environ = {
-        **os.environ,
-        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-        "GITHUB_STEP_SUMMARY": str(summary),
-        "BASE_REF": "main",
-    }
-    done = subprocess.run(
-        ["bash", "-e", "-c", step["run"]], cwd=clone, env=environ, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    text = summary.read_text(encoding="utf-8")
-    assert text.startswith("earlier step\n### timeoutc diff\n")
-    assert "| staging | (all) | safety_margin | 1.1 | 1.2 | ~+9.09% |" in text
-    assert "```mermaid" in text

@@ -75,8 +75,9 @@ def cli(root: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[st
 
 
 def outputs(root: Path) -> dict[str, bytes]:
-    """The files of out/, temporary files of a killed build aside."""
-    return {k: v for k, v in tree_bytes(root / "out").items() if not k.endswith(TEMP_SUFFIX)}
+    """The files of out/, temporary files of a killed build and the manifest aside."""
+    files = tree_bytes(root / "out").items()
+    return {k: v for k, v in files if not k.endswith(TEMP_SUFFIX) and not k.startswith(".")}
 
 
 @pytest.fixture

@@ -82,4 +82,4 @@ def test_a_difference_is_shown_as_a_unified_diff() -> None:
 
 def test_custom_templates_are_exactly_the_outputs() -> None:
     names = {p.name for p in (GOLDEN / "custom-templates" / "out").rglob("*") if p.is_file()}
-    assert names == {"README.txt", "configmap.yaml", "timeouts.env"}
+    assert names == {".timeoutc-manifest.json", "README.txt", "configmap.yaml", "timeouts.env"}

@@ -63,7 +63,7 @@ CASES = [
         "format-string-escape",
         "{{ '{0.__class__.__init__.__globals__}'.format(service) }}\n",
         1,
-        "access to attribute '__init__' of 'StrictUndefined' object is unsafe.",
+        "access to attribute '__init__' of 'ModelUndefined' object is unsafe.",
     ),
     (
         "mutate-the-model",

@@ -68,10 +68,10 @@ def set_value(
 def stale_outputs(repo: Path, outputs: dict[str, bytes]) -> int:
     """How many files of out/ differ from `outputs` (0 when out/ cannot be read)."""
     from compiler.diagnostics import CompileError
-    from compiler.pipeline.emit import compare, read_out
+    from compiler.pipeline.manifest import plan
 
     try:
-        return len(compare(read_out(repo), outputs))
+        return len(plan(repo, outputs).changes())
     except CompileError:
         return 0
 

@@ -42,11 +42,11 @@ def check(root: Path | None, show_diff: bool, fmt: str) -> int:
     """Compile in memory and compare with out/ (exit 0 current, 1 stale, 2 invalid)."""
     from compiler.cli.checking import report_changes
     from compiler.pipeline import compile_repository
-    from compiler.pipeline.emit import compare, read_out
+    from compiler.pipeline.manifest import plan
 
     repo = resolve_root(root)
     compilation = compile_repository(repo)
-    changes = compare(read_out(repo), compilation.outputs)
+    changes = plan(repo, compilation.outputs).changes()
     return report_changes(changes, show_diff=show_diff, fmt=fmt)
 
 

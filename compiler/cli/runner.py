@@ -87,15 +87,17 @@ def reports_errors(command: F) -> F:
 def build_repository(repo: Path) -> None:
     """Compile `repo` and write its out/ (shared by build, set --build and init)."""
     from compiler.pipeline import compile_repository
-    from compiler.pipeline.emit import compare, locked, read_out, remove_stale_temps, write
+    from compiler.pipeline.emit import locked, remove_stale_temps
+    from compiler.pipeline.manifest import apply, plan
     from compiler.pipeline.publish import interruptible
 
     with interruptible() as guard:  # a signal raises Interrupted; out/ stays as it was
         compilation = compile_repository(repo)
         with locked(repo):
             remove_stale_temps(repo)
-            changes = compare(read_out(repo), compilation.outputs)
-            write(repo, changes, guard.out_written)
+            planned = plan(repo, compilation.outputs)
+            apply(repo, planned, guard.out_written)
+    changes = planned.outputs
     written = sum(1 for c in changes if c.new is not None)
     removed = sum(1 for c in changes if c.kind == "extra")
     click.echo(

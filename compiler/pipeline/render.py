@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
@@ -26,7 +25,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile, Service
-from compiler.pipeline.resolve import class_name
+from compiler.pipeline.context import FILTERS, ModelUndefined, finalize
+from compiler.pipeline.manifest import has_comments
 from compiler.pipeline.sandbox import MemoizedSandbox
 
 TEMPLATES_DIR = "templates"
@@ -151,11 +151,6 @@ def _time_limit(seconds: float, budget: float | None = None) -> Iterator[None]:
         signal.signal(signal.SIGPROF, previous)
 
 
-def quoted(value: object) -> str:
-    """A double-quoted string that YAML and Python both read back as exactly `value`."""
-    return json.dumps(str(value), ensure_ascii=True)
-
-
 @dataclass(frozen=True)
 class Templates:
     """The compiled templates of a repository, by output file name, and the time they
@@ -168,16 +163,15 @@ class Templates:
 def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
     env = _Sandbox(
         loader=_TemplateLoader(folder, followlinks=False),
-        undefined=jinja2.StrictUndefined,
+        undefined=ModelUndefined,
+        finalize=finalize,
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters["yaml_str"] = quoted
-    env.filters["py_str"] = quoted
-    env.filters["class_name"] = class_name
+    env.filters.update(FILTERS)
     return env
 
 
@@ -189,7 +183,6 @@ COMMENT_STYLES = {
     **dict.fromkeys((".sql", ".lua", ".hs"), "-- {}"),
     **dict.fromkeys((".ini",), "; {}"),
 }
-NO_COMMENTS = frozenset({".json"})
 
 
 def load_templates(root: Path) -> Templates:
@@ -217,11 +210,6 @@ def load_templates(root: Path) -> Templates:
                 )
             )
             continue
-        if PurePath(entry.stem).suffix in NO_COMMENTS:
-            message = "this kind of file has no comments, so it cannot carry the generated-file "
-            hint = "timeoutc recognises its files by that first line; use YAML, or .jsonc"
-            errors.append(Diagnostic(Mark(where), message + "header", hint))
-            continue
         try:
             compiled[entry.name[: -len(".j2")]] = env.get_template(entry.name)
         except jinja2.TemplateSyntaxError as exc:
@@ -243,7 +231,7 @@ def output_path(profile: Profile, service: Service, output: str) -> str:
 def render_service(
     templates: Templates, profile: Profile, service: Service
 ) -> Iterator[tuple[str, str]]:
-    """(relative path, text) of every output of one service, each starting with the header."""
+    """(relative path, text) of every output of one service; the header where it has comments."""
     context = {"profile": profile, "service": service, "environment": profile.name}
     budget = templates.budget
     for output, template in templates.by_output.items():
@@ -259,8 +247,10 @@ def render_service(
             budget.spent += time.process_time() - start
         if not body.endswith("\n"):
             body += "\n"
-        header = COMMENT_STYLES.get(PurePath(output).suffix, "# {}").format(profile.header)
-        yield output_path(profile, service, output), f"{header}\n{body}"
+        if has_comments(output):
+            header = COMMENT_STYLES.get(PurePath(output).suffix, "# {}").format(profile.header)
+            body = f"{header}\n{body}"
+        yield output_path(profile, service, output), body
 
 
 def _bounded_render(template: jinja2.Template, context: dict[str, Any]) -> str:
@@ -279,11 +269,11 @@ def _bounded_render(template: jinja2.Template, context: dict[str, Any]) -> str:
 
 
 def _template_error(output: str, exc: Exception) -> Diagnostic:
-    name = f"{output}.j2"
-    line = 0
+    """The template and line where `exc` arose (an included template's, if it was there)."""
+    name, line = f"{output}.j2", 0
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.endswith(name) and frame.lineno:
-            line = frame.lineno
+        if frame.lineno and frame.filename.endswith(".j2"):  # a template's own frame
+            name, line = os.path.basename(frame.filename), frame.lineno
     message = getattr(exc, "message", None) or str(exc)
     if isinstance(exc, jinja2.TemplateNotFound):
         message = f"no template '{exc.name}' in {TEMPLATES_DIR}/ (links and special files aside)"
