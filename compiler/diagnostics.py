@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 Severity = Literal["error", "warning", "note"]
+T = TypeVar("T")
+U = TypeVar("U")
 MAX_ERRORS = 100  # per file and stage: a hostile file cannot make the compiler list millions
 MAX_LINE = 2000  # characters of one printed diagnostic; a value may be megabytes long
 
@@ -76,3 +78,18 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A hint naming the closest of `choices`, or an empty string."""
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
+
+
+def collect(function: Callable[[T], U], items: Iterable[T]) -> list[U]:
+    """`function` of each item, in order; raises one `CompileError` with the diagnostics of
+    every item that raised one, so that a bad item does not hide the others."""
+    results: list[U] = []
+    errors: list[Diagnostic] = []
+    for item in items:
+        try:
+            results.append(function(item))
+        except CompileError as exc:
+            errors.extend(exc.diagnostics)
+    if errors:
+        raise CompileError(errors)
+    return results

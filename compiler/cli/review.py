@@ -1,4 +1,4 @@
-"""Commands for reviewers: diff, explain, show.
+"""Commands for reviewers: diff, explain, show, drift.
 
 Only click and the shared options are imported here; each command imports what it needs
 when it runs, so that `timeoutc --help` stays fast.
@@ -135,3 +135,60 @@ def show(environment: str, service: str | None, fmt: str, root: Path | None) -> 
 
 
 COMMANDS.extend([explain, show])
+
+
+@click.command()
+@click.argument("environment", shell_complete=complete_environment)
+@click.argument("services", nargs=-1, metavar="[SERVICE]...", shell_complete=complete_service)
+@click.option(
+    "--from",
+    "folder",
+    metavar="DIR",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A folder of exports, one <cloud-run-name>.yaml per service, as "
+    "`gcloud run services describe NAME --format export` writes them.",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Run `gcloud run services describe` for each service (project, region and name "
+    "from the profile).",
+)
+@format_option(
+    ["text", "markdown", "json"],
+    "text for terminals, markdown for an issue or job summary, json for machines.",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything drifted.")
+@root_option
+@reports_errors
+def drift(
+    environment: str,
+    services: tuple[str, ...],
+    folder: Path | None,
+    live: bool,
+    fmt: str,
+    exit_code: bool,
+    root: Path | None,
+) -> int:
+    """Compare the deployed services of ENVIRONMENT with out/, by meaning.
+
+    Every field out/ declares is compared (and env vars out/ lacks); server-managed
+    fields and Cloud Run defaults are not drift. Each row names the profile line that
+    declares the value. Exit 0, or 1 with --exit-code and drift; 2 for invalid profiles,
+    an unreadable export, or gcloud failing.
+    """
+    from compiler.review.drift_check import Source, check
+    from compiler.review.drift_report import render_json, render_markdown, render_text
+
+    if (folder is None) == (not live):
+        raise click.UsageError("pass exactly one of --from DIR and --live")
+    report = check(resolve_root(root), environment, services, Source(folder))
+    for warning in report.warnings:
+        click.echo(f"timeoutc: warning: {warning}", err=True)
+    renderers = {"json": render_json, "markdown": render_markdown, "text": render_text}
+    click.echo(renderers[fmt](report), nl=False)
+    return 1 if exit_code and report.drifted else 0
+
+
+COMMANDS.append(drift)

@@ -231,13 +231,16 @@ def read_limited(file: str | os.PathLike[str], path: str) -> bytes:
             raise CompileError([Diagnostic(Mark(path), f"cannot read: {exc.strerror}")]) from None
 
 
-def load_bytes(raw: bytes, path: str) -> Document:
-    """Compose `raw` (one YAML document holding a mapping) into a `Document`."""
+def load_bytes(raw: bytes, path: str, *, kind: str = "profile") -> Document:
+    """Compose `raw` (one YAML document holding a mapping) into a `Document`.
+
+    `kind` names the file in messages: a `profile`, a `service export`.
+    """
     if len(raw) > MAX_FILE_BYTES:
         raise CompileError(
             [Diagnostic(Mark(path), f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB")]
         )
-    return _Composer(path).compose(one_meaning(decode(raw, path), path))
+    return _Composer(path, kind).compose(one_meaning(decode(raw, path), path))
 
 
 class _Frame:
@@ -252,8 +255,9 @@ class _Frame:
 class _Composer:
     """Builds plain data from parser events, recording marks and collecting errors."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, kind: str = "profile") -> None:
         self.path = path
+        self.kind = kind
         self.value_marks: dict[Path, Mark] = {}
         self.key_marks: dict[Path, Mark] = {}
         self.errors: list[Diagnostic] = []
@@ -278,7 +282,7 @@ class _Composer:
                     if documents > 1:
                         self.fail(
                             event,
-                            "more than one YAML document in a profile",
+                            f"more than one YAML document in a {self.kind}",
                             "remove the '---' line",
                         )
                         break
@@ -290,7 +294,7 @@ class _Composer:
                     continue
                 nodes += 1
                 if nodes > MAX_NODES:
-                    self.fail(event, f"more than {MAX_NODES} YAML nodes in one profile")
+                    self.fail(event, f"more than {MAX_NODES} YAML nodes in one {self.kind}")
                     break
                 if not self.acceptable(event):
                     break
@@ -322,12 +326,16 @@ class _Composer:
             if documents == 0 or root is None:
                 self.errors.append(
                     Diagnostic(
-                        Mark(self.path, 1, 1), "empty profile", "a profile is a YAML mapping"
+                        Mark(self.path, 1, 1),
+                        f"empty {self.kind}",
+                        f"a {self.kind} is a YAML mapping",
                     )
                 )
             elif not isinstance(root, dict):
                 self.errors.append(
-                    Diagnostic(self.value_marks[()], "a profile must be a YAML mapping at the top")
+                    Diagnostic(
+                        self.value_marks[()], f"a {self.kind} must be a YAML mapping at the top"
+                    )
                 )
         if self.errors:
             raise CompileError(self.errors)
@@ -335,22 +343,21 @@ class _Composer:
 
     def acceptable(self, event: Any) -> bool:
         """Reject aliases, anchors and explicit tags; they have no place in a profile."""
+        share = "use 'extends' to share values" if self.kind == "profile" else ""
         if type(event) is yaml.AliasEvent:
-            self.fail(
-                event, "YAML aliases are not allowed in profiles", "use 'extends' to share values"
-            )
+            self.fail(event, f"YAML aliases are not allowed in {self.kind}s", share)
             return False
         if event.anchor is not None:
             self.fail(
                 event,
-                f"YAML anchor '&{event.anchor}' is not allowed in profiles",
-                "use 'extends' to share values",
+                f"YAML anchor '&{event.anchor}' is not allowed in {self.kind}s",
+                share,
             )
             return False
         if event.tag is not None and event.tag != "!":
             self.fail(
                 event,
-                f"YAML tag '{event.tag}' is not allowed in profiles",
+                f"YAML tag '{event.tag}' is not allowed in {self.kind}s",
                 "write the value without a tag",
             )
             return False
