@@ -23,8 +23,13 @@ from typing import Any
 import yaml
 
 UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
-PROBE_PERIOD_S = 5
 STARTUP_TOTAL = "STARTUP_TOTAL_TIMEOUT_S"
+SHUTDOWN_TOTAL = "SHUTDOWN_TOTAL_TIMEOUT_S"
+SWITCHES = (
+    ("startup_cpu_boost", "run.googleapis.com/startup-cpu-boost"),
+    ("cpu_throttling", "run.googleapis.com/cpu-throttling"),
+    ("session_affinity", "run.googleapis.com/sessionAffinity"),
+)
 MANIFEST = "out/.timeoutc-manifest.json"
 Ratio = tuple[int, int]
 
@@ -157,6 +162,11 @@ def class_name(dependency: str) -> str:
     return "".join(part.capitalize() for part in dependency.split("_")) + "Timeouts"
 
 
+def setting(spec: dict[str, Any], platform: dict[str, Any], key: str, default: Any = None) -> Any:
+    """A Cloud Run setting: the service's own, else the platform's, else `default`."""
+    return spec.get(key, platform.get(key, default))
+
+
 def service_yaml(ctx: dict[str, Any]) -> str:
     """out/<env>/<service>/service.yaml."""
     platform = ctx["platform"]
@@ -170,29 +180,39 @@ def service_yaml(ctx: dict[str, Any]) -> str:
         parts.append(f"  labels:\n    cloud.googleapis.com/location: {q(platform['region'])}\n")
     parts.append("spec:\n  template:\n")
     low, high = platform.get("min_instances"), platform.get("max_instances")
-    if low is not None or high is not None:
+    switches = [(name, str(ctx[key]).lower()) for key, name in SWITCHES if ctx[key] is not None]
+    if low is not None or high is not None or switches:
         parts.append("    metadata:\n      annotations:\n")
         if low is not None:
             parts.append(f"        autoscaling.knative.dev/minScale: {q(low)}\n")
         if high is not None:
             parts.append(f"        autoscaling.knative.dev/maxScale: {q(high)}\n")
+        parts += [f"        {name}: {q(value)}\n" for name, value in switches]
     port = ctx["port"]
+    parts.append("    spec:\n")
+    if ctx["concurrency"] is not None:
+        parts.append(f"      containerConcurrency: {ctx['concurrency']}\n")
     parts.append(
-        f"    spec:\n      timeoutSeconds: {ctx['request_timeout_s']}\n      containers:\n"
-        f"        - image: {q(ctx['image'])}\n          ports:\n"
+        f"      timeoutSeconds: {ctx['request_timeout_s']}\n      containers:\n"
+        f"        - name: {q(ctx['service'].rstrip('-'))}\n"
+        f"          image: {q(ctx['image'])}\n          ports:\n"
         f"            - containerPort: {port}\n          env:\n"
     )
     for name, value, _ in ctx["env"]:
         parts.append(f"            - name: {q(name)}\n              value: {q(value)}\n")
+    delay, threshold = ctx["probe"]
+    liveness = ctx["liveness"]
     parts.append(
         f"          startupProbe:\n            httpGet:\n"
         f"              path: {q(ctx['health']['startup'])}\n              port: {port}\n"
-        f"            timeoutSeconds: 3\n            periodSeconds: {PROBE_PERIOD_S}\n"
-        f"            failureThreshold: {ctx['threshold']}\n"
+        f"            initialDelaySeconds: {delay}\n"
+        f"            timeoutSeconds: 1\n            periodSeconds: 1\n"
+        f"            failureThreshold: {threshold}\n"
         f"          livenessProbe:\n            httpGet:\n"
         f"              path: {q(ctx['health']['liveness'])}\n              port: {port}\n"
-        "            timeoutSeconds: 3\n            periodSeconds: 10\n"
-        "            failureThreshold: 3\n"
+        f"            timeoutSeconds: {liveness['timeout']}\n"
+        f"            periodSeconds: {liveness['period']}\n"
+        f"            failureThreshold: {liveness['failure_threshold']}\n"
     )
     return "".join(parts)
 
@@ -256,6 +276,15 @@ PY_REQUEST_PATH = f''')
 REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
     {{
 '''
+PY_PHASE = f"""{DATACLASS}Phase:
+    \"\"\"One step of the startup chain or of the shutdown steps, in seconds.\"\"\"
+
+    dependency: str
+    timeout: str
+    seconds: float
+
+
+"""
 
 
 def timeouts_py(ctx: dict[str, Any]) -> str:
@@ -315,6 +344,18 @@ def timeouts_py(ctx: dict[str, Any]) -> str:
         parts += [f"                {q(step)},\n" for step in steps]
         parts.append(f"            ),\n            deadline_s={seconds(worst_ms)},\n        ),\n")
     parts.append("    }\n)\n")
+    parts.append(PY_PHASE)
+    for name, key in (("STARTUP", "startup"), ("SHUTDOWN", "shutdown")):
+        steps = ctx[key]
+        if not steps:
+            parts.append(f"{name}: Final[tuple[Phase, ...]] = ()\n")
+            continue
+        parts.append(f"{name}: Final[tuple[Phase, ...]] = (\n")
+        for ref in steps:
+            dep, timeout = ref.split(".")
+            env_name = f"{dep}_{timeout}_TIMEOUT_S".upper()
+            parts.append(f"    Phase({q(dep)}, {q(timeout)}, {env_name}),\n")
+        parts.append(")\n")
     parts.append(PY_TAIL)
     return "".join(parts)
 
@@ -372,7 +413,21 @@ def outputs(root: Path) -> dict[str, bytes]:
                     attempts = policy["retries"] + 1 if policy else 1
                     worst += attempts * resolved[step] + (sum(policy["delays"]) if policy else 0)
                 paths[path] = (steps, worst)
-            budget_s = -(-(total + buffer_ms) // 1000)
+            shutdown = spec.get("shutdown", [])
+            if shutdown:
+                pairs.append(
+                    (SHUTDOWN_TOTAL, seconds(sum(resolved[ref] for ref in shutdown)), "float")
+                )
+
+            liveness = {"timeout": 3, "period": 10, "failure_threshold": 3}
+            for layer in (platform.get("liveness_probe", {}), spec.get("liveness_probe", {})):
+                for key, value in layer.items():
+                    liveness[key] = (
+                        value if key == "failure_threshold" else duration_ms(value) // 1000
+                    )
+            boot_ms = duration_ms(setting(spec, platform, "boot_time", "10s"))
+            budget_s = -(-(total + buffer_ms + boot_ms) // 1000)
+            threshold = min(budget_s + 1, 240)
             ctx = {
                 "environment": environment,
                 "service": service,
@@ -388,7 +443,12 @@ def outputs(root: Path) -> dict[str, bytes]:
                 "dependencies": dependencies,
                 "retried": retried,
                 "request_paths": paths,
-                "threshold": max(1, -(-budget_s // PROBE_PERIOD_S)),
+                "probe": (min(max(0, budget_s - threshold + 1), 240), threshold),
+                "liveness": liveness,
+                "concurrency": setting(spec, platform, "concurrency"),
+                **{key: setting(spec, platform, key) for key, _ in SWITCHES},
+                "startup": spec.get("startup", []),
+                "shutdown": shutdown,
             }
             for output, render in renders.items():
                 text = header + render(ctx)

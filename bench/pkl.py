@@ -67,6 +67,7 @@ region: String = ""
 minInstances: Int = -1
 maxInstances: Int = -1
 coldStartBufferMs: Int = 0
+bootTimeMs: Int = 10000
 services: Mapping<String, Service>
 
 local num = multNum * marginNum
@@ -107,10 +108,15 @@ function envOf(svc: Service): List<Pair<String, String>> =
     .add(Pair("STARTUP_TOTAL_TIMEOUT_S", seconds(total)))
     .sortBy((p) -> p.first)
 
-function threshold(svc: Service): Int =
+function budgetS(svc: Service): Int =
   let (total = svc.startup.toList().fold(0, (sum, ref) -> sum + timeoutOf(svc, ref)))
-    let (budgetS = (total + coldStartBufferMs + 999) ~/ 1000)
-      let (t = (budgetS + 4) ~/ 5) if (t < 1) 1 else t
+    (total + coldStartBufferMs + bootTimeMs + 999) ~/ 1000
+
+function threshold(svc: Service): Int =
+  let (t = budgetS(svc) + 1) if (t > 240) 240 else t
+
+function initialDelay(svc: Service): Int =
+  let (d = budgetS(svc) - (threshold(svc) - 1)) if (d < 0) 0 else if (d > 240) 240 else d
 
 function cloudRunName(serviceKey: String): String =
   serviceName.replaceAll("{service}", serviceKey).replaceAll("{environment}", environment)
@@ -141,6 +147,7 @@ function document(serviceKey: String, svc: Service): Dynamic = new {
         timeoutSeconds = svc.requestTimeoutS
         containers {
           new {
+            name = serviceKey.replaceAll(Regex("-+$"), "")
             image = svc.image
             ports { new { containerPort = svc.port } }
             env {
@@ -150,8 +157,9 @@ function document(serviceKey: String, svc: Service): Dynamic = new {
             }
             startupProbe {
               httpGet { path = svc.startupPath; port = svc.port }
-              timeoutSeconds = 3
-              periodSeconds = 5
+              initialDelaySeconds = initialDelay(svc)
+              timeoutSeconds = 1
+              periodSeconds = 1
               failureThreshold = threshold(svc)
             }
             livenessProbe {
@@ -278,6 +286,8 @@ def module(name: str, document: dict[str, Any]) -> str:
             lines.append(f"{field} = {platform[key]}")
     if "cold_start_buffer" in platform:
         lines.append(f"coldStartBufferMs = {duration_ms(platform['cold_start_buffer'])}")
+    if "boot_time" in platform:
+        lines.append(f"bootTimeMs = {duration_ms(platform['boot_time'])}")
     services = document.get("services") or {}
     if services:
         lines.append("services {")

@@ -12,9 +12,13 @@ PLACEHOLDERS = ("service", "environment")
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
 RESERVED_ENV_PREFIX = "X_GOOGLE_"
 MAX_REQUEST_TIMEOUT_S = 3600  # Cloud Run's longest request timeout
-PROBE_WINDOW_S = 240
-PROBE_PERIOD_S = 5
-PROBE_TIMEOUT_S = 3
+PROBE_WINDOW_S = 240  # failureThreshold x periodSeconds, and the longest initialDelaySeconds
+PROBE_PERIOD_S = 1  # the shortest period Cloud Run allows: readiness is noticed within it
+PROBE_TIMEOUT_S = 3  # a probe's own timeout; never above its period
+LIVENESS_MAX_S = 3600  # the longest liveness timeoutSeconds and periodSeconds
+MAX_CONCURRENCY = 1000  # containerConcurrency
+SHUTDOWN_GRACE_MS = 10_000  # from SIGTERM to SIGKILL
+DEFAULT_BOOT_TIME_MS = 10_000
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -56,12 +60,24 @@ def reserved_env_reason(name: str) -> str:
 
 
 def startup_probe(budget_ms: int) -> StartupProbe:
-    """A probe whose window covers `budget_ms` in the fewest whole periods.
+    """The probe that never ends a start ready within `budget_ms`, and notices it soonest.
 
-    Raises `CloudRunError` when the budget does not fit Cloud Run's 240 s window.
+    Cloud Run probes at `initialDelaySeconds + k x periodSeconds`, k = 0 .. failureThreshold
+    - 1, and ends the container after the last failure. So the last probe must run at or
+    after the budget: `delay + (threshold - 1) x period >= ceil(budget)`. The period is
+    1 s (readiness is noticed within a second); the threshold is the fewest probes that
+    reach the budget within the 240 s window (`threshold x period <= 240`); the initial
+    delay is 0 unless the window alone cannot reach the budget, and then the least that
+    does. Budgets past `240 + 239` s get the longest probe Cloud Run accepts; rule
+    budget.startup-probe reports any budget above 240 s.
     """
-    budget_s = -(-budget_ms // 1000)
-    if budget_s > PROBE_WINDOW_S:
-        raise CloudRunError(f"startup budget {budget_s}s exceeds the {PROBE_WINDOW_S}s window")
-    threshold = max(1, -(-budget_s // PROBE_PERIOD_S))
-    return StartupProbe(PROBE_TIMEOUT_S, PROBE_PERIOD_S, threshold)
+    budget_s = max(0, -(-budget_ms // 1000))
+    period = PROBE_PERIOD_S
+    threshold = min(budget_s // period + 1, PROBE_WINDOW_S // period)
+    delay = min(max(0, budget_s - (threshold - 1) * period), PROBE_WINDOW_S)
+    return StartupProbe(min(PROBE_TIMEOUT_S, period), period, threshold, delay)
+
+
+def container_name(service: str) -> str:
+    """The container's `name:`, a DNS label: the service name without a trailing hyphen."""
+    return service[:63].rstrip("-")

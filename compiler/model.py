@@ -60,6 +60,9 @@ class EnvVar:
         return self.text
 
 
+SHUTDOWN_TOTAL_ENV = "SHUTDOWN_TOTAL_TIMEOUT_S"
+
+
 @dataclass(frozen=True)
 class Operand:
     """One input of a computation: what it is, its text as written, and where."""
@@ -169,11 +172,51 @@ class StartupProbe:
     timeout_s: int
     period_s: int
     failure_threshold: int
+    initial_delay_s: int = 0
 
     @property
     def window_s(self) -> int:
-        """How long Cloud Run waits for the service to become ready."""
+        """Cloud Run's window, `failureThreshold x periodSeconds` (at most 240 s)."""
         return self.period_s * self.failure_threshold
+
+    @property
+    def last_probe_s(self) -> int:
+        """When the last probe runs: `initialDelaySeconds + (failureThreshold - 1) x period`."""
+        return self.initial_delay_s + (self.failure_threshold - 1) * self.period_s
+
+
+@dataclass(frozen=True)
+class LivenessProbe:
+    """Cloud Run liveness probe settings, in whole seconds."""
+
+    timeout_s: int = 3
+    period_s: int = 10
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True)
+class CloudRunSettings:
+    """The Cloud Run settings of one service: its own value, else the platform's, else unset.
+
+    `marks` holds where each setting was written (`liveness_probe.period` for a probe key).
+    """
+
+    startup_cpu_boost: bool | None = None
+    cpu_throttling: bool | None = None
+    session_affinity: bool | None = None
+    concurrency: int | None = None
+    liveness_probe: LivenessProbe = LivenessProbe()
+    marks: dict[str, Mark] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def annotations(self) -> tuple[tuple[str, str], ...]:
+        """The revision annotations these settings set, values `"true"`/`"false"`."""
+        pairs = (
+            ("run.googleapis.com/startup-cpu-boost", self.startup_cpu_boost),
+            ("run.googleapis.com/cpu-throttling", self.cpu_throttling),
+            ("run.googleapis.com/sessionAffinity", self.session_affinity),
+        )
+        return tuple((name, str(value).lower()) for name, value in pairs if value is not None)
 
 
 @dataclass(frozen=True)
@@ -195,11 +238,20 @@ class Service:
     request_paths: dict[str, tuple[Timeout, ...]]
     allow: dict[str, str]
     marks: dict[str, Mark] = field(compare=False, repr=False)
+    boot_time_ms: int = 10_000
+    shutdown: tuple[Timeout, ...] = ()
+    settings: CloudRunSettings = CloudRunSettings()
+    container_name: str = ""
 
     @property
     def startup_budget_ms(self) -> int:
-        """`startup_total` plus the cold-start buffer."""
-        return self.startup_total_ms + self.cold_start_buffer_ms
+        """`startup_total` plus the cold-start buffer plus the boot time."""
+        return self.startup_total_ms + self.cold_start_buffer_ms + self.boot_time_ms
+
+    @property
+    def shutdown_total_ms(self) -> int:
+        """The sum of the shutdown steps."""
+        return sum(t.ms for t in self.shutdown)
 
     @property
     def request_timeout_s(self) -> int:
@@ -216,6 +268,8 @@ class Service:
         """The environment variables, sorted by name: timeouts in exact seconds, retries."""
         found = [EnvVar(t.env_name, t.seconds) for t in self.timeouts]
         found.append(EnvVar(STARTUP_TOTAL_ENV, format_seconds(self.startup_total_ms)))
+        if self.shutdown:
+            found.append(EnvVar(SHUTDOWN_TOTAL_ENV, format_seconds(self.shutdown_total_ms)))
         found += [var for d in self.dependencies for var in d.retry_env]
         return tuple(sorted(found, key=lambda var: var.name))
 

@@ -93,6 +93,7 @@ def test_set_key_path_names_come_from_the_bases() -> None:
 def test_set_key_path_rule_ids_with_dots() -> None:
     line = f"set --root {REPO} base services.auth-service.allow.budget.s"
     assert complete(line) == [
+        "services.auth-service.allow.budget.shutdown",
         "services.auth-service.allow.budget.startup-probe",
         "services.auth-service.allow.budget.startup-total",
     ]
@@ -156,6 +157,7 @@ def test_explain_timeouts_of_the_service() -> None:
         "redis.connect",
     ]
     assert offered(["--root", str(REPO), "staging", "netra-backend"], "web") == [
+        "websocket_bridge.close",
         "websocket_bridge.handshake",
         "websocket_bridge.send",
     ]

@@ -22,6 +22,7 @@ abstract: true
 platform:
   region: us-central1
   cold_start_buffer: 2s
+  boot_time: 2s
 services:
   api:
     image: example/api:1
@@ -216,11 +217,13 @@ def test_markdown_is_a_table_with_a_gantt_chart_per_changed_startup(small: Path,
         "    section before",
         "    database.connect 8.0s :b0, 0, 8000",
         "    cold-start buffer 2.0s :active, b1, 8000, 10000",
-        "    startup probe window 10.0s :crit, b2, 0, 10000",
+        "    boot time 2.0s :active, b2, 10000, 12000",
+        "    startup probe window 13.0s :crit, b3, 0, 13000",
         "    section after",
         "    database.connect 3.0s :a0, 0, 3000",
         "    cold-start buffer 2.0s :active, a1, 3000, 5000",
-        "    startup probe window 5.0s :crit, a2, 0, 5000",
+        "    boot time 2.0s :active, a2, 5000, 7000",
+        "    startup probe window 8.0s :crit, a3, 0, 8000",
     ):
         assert line in chart.splitlines()
 
@@ -229,12 +232,14 @@ def test_text_draws_a_waterfall_of_the_changed_startup(small: Path, run: Run) ->
     edit(small, "staging", "{fixed: 8s}", "{fixed: 3s}")
     lines = run("diff", "--root", small).stdout.splitlines()
     start = lines.index("staging / api: startup")
-    before = lines[start + 2 : start + 5]
-    assert before[0].startswith("    database.connect      8.0s |" + "█" * 38)
-    assert "░" in before[1] and before[2].endswith("|" + "─" * 48 + "|")
-    after = lines[start + 6 : start + 9]
-    assert after[0].startswith("    database.connect      3.0s |" + "█" * 14 + " ")
-    assert after[2].endswith("|" + "─" * 24 + " " * 24 + "|")
+    before = lines[start + 2 : start + 6]
+    assert before[0].startswith("    database.connect      8.0s |" + "█" * 30 + " ")
+    assert "░" in before[1] and before[1].startswith("    cold-start buffer")
+    assert "░" in before[2] and before[2].startswith("    boot time")
+    assert before[3].endswith("|" + "─" * 48 + "|")
+    after = lines[start + 7 : start + 11]
+    assert after[0].startswith("    database.connect      3.0s |" + "█" * 11 + " ")
+    assert after[3].endswith("|" + "─" * 30 + " " * 18 + "|")
 
 
 def test_unrelated_changes_draw_no_chart(small: Path, run: Run) -> None:
@@ -256,11 +261,11 @@ def test_cloud_run_settings_and_budget_margins_that_changed(small: Path, run: Ru
     assert row("min instances") == ["1", "3", "+200%"]
     assert row("timeoutSeconds") == ["300", "240", "-20%"]
     assert row("cold-start buffer") == ["2.0s", "4.0s", "+100%"]
-    assert row("startup budget") == ["10.0s", "12.0s", "+20%"]
-    assert row("startup probe window") == ["10.0s", "15.0s", "+50%"]
-    assert row("startup probe failureThreshold") == ["2", "3", "+50%"]
+    assert row("startup budget") == ["12.0s", "14.0s", "~+16.67%"]
+    assert row("startup probe window") == ["13.0s", "15.0s", "~+15.38%"]
+    assert row("startup probe failureThreshold") == ["13", "15", "~+15.38%"]
     margin = row("budget.startup-probe margin (startup budget)")
-    assert margin == ["230.0s", "228.0s", "~-0.870%"]
+    assert margin == ["228.0s", "226.0s", "~-0.877%"]
 
 
 def test_added_and_removed_environments_services_and_timeouts(small: Path, run: Run) -> None:

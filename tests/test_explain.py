@@ -118,8 +118,9 @@ def test_the_whole_service_startup_cloud_run_and_budgets(root: Path, run: Run) -
     assert startup[2].split() == ["2.", "auth.request", "4.0s", "from", "5.0s"]
     assert startup[3].split() == ["startup", "total", "9.0s"]
     assert startup[4].split() == ["+", "cold_start_buffer", "2.0s", "profiles/base.yaml:3:22"]
-    assert startup[5].split() == ["=", "startup", "budget", "11.0s"]
-    assert startup[6].split() == [
+    assert startup[5].split() == ["+", "boot_time", "10.0s", "(default)"]
+    assert startup[6].split() == ["=", "startup", "budget", "21.0s"]
+    assert startup[7].split() == [
         "max_total_timeout",
         "18.0s",
         "profiles/staging.yaml:6:22;",
@@ -128,15 +129,27 @@ def test_the_whole_service_startup_cloud_run_and_budgets(root: Path, run: Run) -
     ]
     cloud_run = block(out, "Cloud Run")
     assert cloud_run[1].split()[:3] == ["service", "name", "api-staging"]
-    assert cloud_run[2].split() == [
+    assert cloud_run[2].split() == ["container", "name", "api"]
+    assert cloud_run[3].split() == [
         "timeoutSeconds",
         "30",
         "request_timeout",
         "profiles/base.yaml:8:22",
     ]
-    assert "periodSeconds 5 x failureThreshold 3 = 15s window" in cloud_run[3]
-    assert "covers the startup budget 11.0s" in cloud_run[3]
-    assert cloud_run[4].split() == ["min", "instances", "1", "profiles/staging.yaml:8:18"]
+    assert cloud_run[4] == (
+        "  startup probe   initialDelaySeconds 0, periodSeconds 1, failureThreshold 22 "
+        "(window 22s, last probe at 21s), timeoutSeconds 1; covers the startup budget 21.0s"
+    )
+    reasons = [line.strip() for line in cloud_run[5:11]]
+    assert reasons[0].endswith(
+        "so the last probe must run at or after the startup budget: 0 + (22 - 1) x 1 = 21s >= 21.0s"
+    )
+    assert reasons[1].startswith("periodSeconds 1: the shortest Cloud Run allows")
+    assert reasons[2].startswith("failureThreshold 22: the fewest probes")
+    assert reasons[3] == "window failureThreshold x periodSeconds = 22s <= 240s (Cloud Run's limit)"
+    assert ["min", "instances", "1", "profiles/staging.yaml:8:18"] in [
+        line.split() for line in cloud_run
+    ]
     budgets = out[out.index("budget rules\n") :].splitlines()
     assert "  ok      budget.startup-total (startup chain): 9.0s of 18.0s, margin 9.0s" in budgets
     assert any(
@@ -186,8 +199,10 @@ def test_json_carries_every_operand_with_its_place(root: Path, run: Run) -> None
     query = next(t for t in document["timeouts"] if t["timeout"] == "database.query")
     assert (query["ms"], query["kind"], query["seconds"]) == (257, "scaled", "0.257")
     assert _steps(document, "auth.request")[0]["at"] == "profiles/staging.yaml:13:37"
-    assert document["cloud_run"]["startup_probe"]["window_seconds"] == 15
-    assert document["startup"]["budget_ms"] == 11000
+    assert document["cloud_run"]["startup_probe"]["window_seconds"] == 22
+    assert document["cloud_run"]["startup_probe"]["last_probe_seconds"] == 21
+    assert document["startup"]["budget_ms"] == 21000
+    assert document["startup"]["boot_time_ms"] == 10000
     rules = {(r["rule"], r["subject"]): r for r in document["budgets"]["rules"]}
     assert rules[("budget.startup-total", "startup chain")]["margin_ms"] == 9000
     assert rules[("budget.request-path", "request path read")]["reason"] == (

@@ -15,6 +15,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
+from typing import Final
 
 import pytest
 from conftest import REPO, Run, at, copy_repo, errors, write_profile
@@ -238,8 +239,8 @@ def test_retries_reach_every_output(root: Path, run: Run) -> None:
     assert module.AUTH_RETRIES == 3 and type(module.AUTH_RETRIES) is int
     assert module.AUTH_BACKOFF_MULTIPLIER == 2.0 and type(module.AUTH_BACKOFF_MULTIPLIER) is float
     assert module.AUTH_BACKOFF_JITTER == "full"
-    assert module.__annotations__["AUTH_RETRIES"] == "Final[int]"
-    assert module.__annotations__["AUTH_BACKOFF_JITTER"] == "Final[str]"
+    assert module.__annotations__["AUTH_RETRIES"] == Final[int]
+    assert module.__annotations__["AUTH_BACKOFF_JITTER"] == Final[str]
     auth = module.RETRIES.auth
     assert auth.attempts == 4
     assert (auth.backoff_initial_s, auth.backoff_max_s, auth.backoff_multiplier) == (0.1, 0.25, 2.0)

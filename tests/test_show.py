@@ -30,7 +30,7 @@ def test_yaml_is_the_merged_resolved_profile(repo: Path, run: Run) -> None:
     assert document["platform"]["min_instances"] == 1
     backend = document["services"]["netra-backend"]
     database = backend["dependencies"]["database"]
-    assert database["timeouts"] == {"connect": 3.0, "query": 5.0}
+    assert database["timeouts"] == {"connect": 3.0, "query": 5.0, "close": 1.54}
     assert database["backoff"] == {"initial": 0.1, "max": 0.25, "multiplier": 2}
     assert (database["retries"], database["jitter"]) == (3, "full")
     assert database["delays"] == [0.1, 0.2, 0.25]
@@ -38,7 +38,12 @@ def test_yaml_is_the_merged_resolved_profile(repo: Path, run: Run) -> None:
     assert backend["request_path_worst_cases"] == {"chat": 25.4}
     assert backend["cloud_run_name"] == "netra-backend-staging"
     assert backend["request_timeout"] == 300.0
-    assert backend["startup_budget"] == backend["startup_total"] + backend["cold_start_buffer"]
+    assert backend["startup_budget"] == 28.85  # 16.85 + 2 + 10, exact
+    assert backend["boot_time"] == 10.0
+    assert backend["shutdown"] == ["websocket_bridge.close", "database.close"]
+    assert backend["shutdown_total"] == 2.31
+    assert backend["session_affinity"] is True
+    assert backend["startup_probe"]["failure_threshold"] == 30
     assert backend["env"]["DATABASE_CONNECT_TIMEOUT_S"] == "3.0"
     assert list(document["services"]) == ["netra-backend", "auth-service"]
 

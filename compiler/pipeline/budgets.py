@@ -59,6 +59,8 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
         buffer = f"cold_start_buffer {format_duration(service.cold_start_buffer_ms)}"
         where = service.marks.get("cold_start_buffer")
         terms.append(f"{buffer} ({where})" if where else buffer)
+    boot = f"boot_time {format_duration(service.boot_time_ms)}"
+    terms.append(f"{boot} ({service.marks.get('boot_time') or 'default'})")
     mark = service.marks.get("startup", service.marks["service"])
     if used <= limit:
         yield RuleResult(
@@ -77,6 +79,34 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
         f"startup budget {format_duration(used)} exceeds Cloud Run's "
         f"{cloudrun.PROBE_WINDOW_S}s startup-probe window by {over}: " + " + ".join(terms),
         f"shorten the startup chain by {over}",
+    )
+
+
+def shutdown(profile: Profile, service: Service) -> Iterator[RuleResult]:
+    """The shutdown steps fit the 10 s Cloud Run leaves between SIGTERM and SIGKILL."""
+    if not service.shutdown:
+        return
+    used = service.shutdown_total_ms
+    limit = cloudrun.SHUTDOWN_GRACE_MS
+    count = len(service.shutdown)
+    terms = tuple(f"step {i} of {count} {term(t)}" for i, t in enumerate(service.shutdown, 1))
+    mark = service.marks.get("shutdown", service.marks["service"])
+    if used <= limit:
+        yield RuleResult("budget.shutdown", "shutdown steps", "ok", used, limit, terms, mark)
+        return
+    over = format_duration(used - limit)
+    yield RuleResult(
+        "budget.shutdown",
+        "shutdown steps",
+        "broken",
+        used,
+        limit,
+        terms,
+        mark,
+        f"shutdown steps take {format_duration(used)}, {over} more than the "
+        f"{format_duration(limit)} Cloud Run leaves between SIGTERM and SIGKILL: "
+        + " + ".join(terms),
+        f"shorten the shutdown steps by {over}",
     )
 
 
@@ -374,6 +404,7 @@ RULES: dict[str, Rule] = {
     "budget.startup-probe": startup_probe,
     "budget.callee": callee,
     "budget.retry-amplification": retry_amplification,
+    "budget.shutdown": shutdown,
 }
 
 

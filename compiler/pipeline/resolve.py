@@ -18,6 +18,7 @@ from compiler.durations import (
     parse_factor,
 )
 from compiler.model import (
+    SHUTDOWN_TOTAL_ENV,
     STARTUP_TOTAL_ENV,
     Dependency,
     Environment,
@@ -25,11 +26,11 @@ from compiler.model import (
     Platform,
     Profile,
     Service,
-    StartupProbe,
     Timeout,
 )
 from compiler.pipeline.load import Path
 from compiler.pipeline.merge import MergedProfile
+from compiler.pipeline.settings import resolve_settings
 from compiler.retries import (
     CONSTANT_MULTIPLIER,
     DEFAULT_JITTER,
@@ -41,6 +42,7 @@ from compiler.retries import (
 # names become folders in out/ and identifiers in the outputs, written there unquoted.
 SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]*")
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+CHAINS = {"startup": "the startup chain", "shutdown": "the shutdown steps"}
 REQUIRED = (
     ("image",),
     ("port",),
@@ -193,6 +195,10 @@ class _Resolver:
         dependencies = self.dependencies(root, data, env, all_services)
         by_ref = {t.ref: t for d in dependencies for t in d.timeouts}
         startup = self.chain((*root, "startup"), data.get("startup") or [], by_ref)
+        shutdown = self.chain((*root, "shutdown"), data.get("shutdown") or [], by_ref)
+        settings = resolve_settings(
+            self.merged, name, lambda path, message: self.fail(path, message)
+        )
         paths = {
             path_name: self.chain((*root, "request_paths", path_name), refs or [], by_ref)
             for path_name, refs in (data.get("request_paths") or {}).items()
@@ -201,8 +207,8 @@ class _Resolver:
         buffer_ms = self.cold_start_buffer()
         total = sum(t.ms for t in startup)
         allow = dict(data.get("allow") or {})
-        probe = self.probe(root, total + buffer_ms, allow)
-        if len(self.errors) > before or probe is None:
+        probe = cloudrun.startup_probe(total + buffer_ms + settings.boot_time_ms)
+        if len(self.errors) > before:
             return None
         marks = {key: self.merged.mark((*root, key)) for key in data}
         marks["service"] = self.merged.key_mark(root)
@@ -212,6 +218,8 @@ class _Resolver:
             )
         if buffer_ms:
             marks["cold_start_buffer"] = self.merged.mark(("platform", "cold_start_buffer"))
+        if "boot_time" in settings.settings.marks:
+            marks["boot_time"] = settings.settings.marks["boot_time"]
         return Service(
             name=name,
             cloud_run_name=cloud_run_name,
@@ -228,6 +236,10 @@ class _Resolver:
             request_paths=paths,
             allow=allow,
             marks=marks,
+            boot_time_ms=settings.boot_time_ms,
+            shutdown=shutdown,
+            settings=settings.settings,
+            container_name=cloudrun.container_name(name),
         )
 
     def cloud_run_name(self, service: str) -> str:
@@ -247,14 +259,6 @@ class _Resolver:
     def cold_start_buffer(self) -> int:
         text = _get(self.merged.data, ("platform", "cold_start_buffer"))
         return parse_duration_ms(text) if text else 0
-
-    def probe(self, root: Path, budget_ms: int, allow: dict[str, str]) -> StartupProbe | None:
-        try:
-            return cloudrun.startup_probe(budget_ms)
-        except cloudrun.CloudRunError:
-            if "budget.startup-probe" in allow:
-                return cloudrun.startup_probe(cloudrun.PROBE_WINDOW_S * 1000)
-            return StartupProbe(0, 0, 0)  # reported by the budget.startup-probe rule
 
     def dependencies(
         self, root: Path, data: dict[str, Any], env: Environment, all_services: dict[str, Any]
@@ -365,7 +369,7 @@ class _Resolver:
     def chain(self, path: Path, refs: list[str], by_ref: dict[str, Timeout]) -> tuple[Timeout, ...]:
         resolved = []
         seen: set[str] = set()
-        where = "the startup chain" if path[-1] == "startup" else f"request path '{path[-1]}'"
+        where = CHAINS.get(str(path[-1]), f"request path '{path[-1]}'")
         where += f" of service '{path[1]}' in profile '{self.merged.name}'"
         for index, ref in enumerate(refs):
             if ref not in by_ref:
@@ -374,7 +378,7 @@ class _Resolver:
                     f"unknown timeout '{ref}' in {where}",
                     did_you_mean(ref, by_ref) or "name a dependency.timeout pair that exists",
                 )
-            elif ref in seen and path[-1] == "startup":  # a request may call a dependency twice
+            elif ref in seen and path[-1] in CHAINS:  # a request may call a dependency twice
                 self.fail((*path, index), f"'{ref}' appears twice in {where}")
             else:
                 seen.add(ref)
@@ -387,7 +391,10 @@ class _Resolver:
             self.fail(path, *problem, key=True)
 
     def check_env_names(self, root: Path, dependencies: tuple[Dependency, ...]) -> None:
-        owners: dict[str, str] = {STARTUP_TOTAL_ENV: "the startup total"}
+        owners: dict[str, str] = {
+            STARTUP_TOTAL_ENV: "the startup total",
+            SHUTDOWN_TOTAL_ENV: "the shutdown total",
+        }
         classes: dict[str, str] = {}
         for dep in dependencies:
             path: Path = (*root, "dependencies", dep.name)

@@ -54,6 +54,7 @@ def check_service_yaml(text: str, profile: Profile, service: Service) -> list[st
     annotations = (doc["spec"]["template"].get("metadata") or {}).get("annotations") or {}
     min_scale = profile.platform.min_instances
     return [
+        *check_cloud_run_settings(spec, container, annotations, service),
         *_differs("apiVersion", doc["apiVersion"], "serving.knative.dev/v1"),
         *_differs("kind", doc["kind"], "Service"),
         *_differs("name", doc["metadata"]["name"], service.cloud_run_name),
@@ -80,6 +81,33 @@ def check_service_yaml(text: str, profile: Profile, service: Service) -> list[st
             annotations.get("autoscaling.knative.dev/minScale"),
             None if min_scale is None else str(min_scale),
         ),
+    ]
+
+
+def check_cloud_run_settings(
+    spec: dict[str, Any], container: dict[str, Any], annotations: dict[str, Any], service: Service
+) -> list[str]:
+    """The container name, the probes' timings and the settings read back as the model says."""
+    probe, liveness = container["startupProbe"], container["livenessProbe"]
+    want_probe, want_liveness = service.startup_probe, service.settings.liveness_probe
+    got_annotations = {k: v for k, v in annotations.items() if k.startswith("run.googleapis.com/")}
+    return [
+        *_differs("container name", container.get("name"), service.container_name),
+        *_differs(
+            "startupProbe.initialDelaySeconds",
+            probe.get("initialDelaySeconds", 0),
+            want_probe.initial_delay_s,
+        ),
+        *_differs("startupProbe.timeoutSeconds", probe["timeoutSeconds"], want_probe.timeout_s),
+        *_differs(
+            "livenessProbe timings",
+            (liveness["timeoutSeconds"], liveness["periodSeconds"], liveness["failureThreshold"]),
+            (want_liveness.timeout_s, want_liveness.period_s, want_liveness.failure_threshold),
+        ),
+        *_differs(
+            "containerConcurrency", spec.get("containerConcurrency"), service.settings.concurrency
+        ),
+        *_differs("annotations", got_annotations, dict(service.settings.annotations)),
     ]
 
 
@@ -112,6 +140,10 @@ def check_python(text: str, profile: Profile, service: Service) -> list[str]:
         **{var.name: var.value for var in service.env_vars},
     }
     got = {name: constants.get(name) for name in want}
+    chains = {
+        "STARTUP": [(t.dependency, t.name) for t in service.startup],
+        "SHUTDOWN": [(t.dependency, t.name) for t in service.shutdown],
+    }
     retries = {
         d.name: (d.attempts, tuple(float(s) for s in d.delays_seconds), d.backoff_max_ms is None)
         for d in service.retried
@@ -129,6 +161,7 @@ def check_python(text: str, profile: Profile, service: Service) -> list[str]:
         *_differs("constants", got, want),
         *_differs("RETRIES", _retries(assigned.get("RETRIES")), retries),
         *_differs("REQUEST_PATHS", _request_paths(assigned.get("REQUEST_PATHS")), paths),
+        *_differs("phases", _phases(tree), chains),
     ]
 
 
@@ -167,6 +200,24 @@ def _request_paths(node: ast.expr | None) -> dict[Any, tuple[Any, ...]]:
     for key, value in zip(entries.keys, entries.values, strict=True):
         fields = _keywords(value)
         found[_literal(key)] = (_literal(fields.get("steps")), _literal(fields.get("deadline_s")))
+    return found
+
+
+def _phases(tree: ast.Module) -> dict[str, list[tuple[Any, ...]]]:
+    """`STARTUP` and `SHUTDOWN` as (dependency, timeout) pairs, from `Phase(...)` calls."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id in ("STARTUP", "SHUTDOWN")
+            and isinstance(node.value, ast.Tuple)
+        ):
+            found[node.target.id] = [
+                tuple(arg.value for arg in call.args[:2] if isinstance(arg, ast.Constant))
+                for call in node.value.elts
+                if isinstance(call, ast.Call)
+            ]
     return found
 
 

@@ -1,7 +1,8 @@
 """Pictures of a startup chain: a Mermaid gantt chart for markdown, a waterfall for terminals.
 
 Each startup phase is a bar that starts where the previous one ended; the cold-start
-buffer follows the last phase; the startup probe window starts at zero. Before and after
+buffer and the boot time follow the last phase; the startup probe window starts at zero.
+Before and after
 are drawn on one scale so that a reviewer sees the chain grow or shrink.
 """
 
@@ -36,7 +37,7 @@ class Bar:
 
 
 def startup_bars(service: Service) -> tuple[Bar, ...]:
-    """The phases in order, then the cold-start buffer, then the probe window."""
+    """The phases in order, then the cold-start buffer and boot time, then the probe window."""
     bars = []
     offset = 0
     for timeout in service.startup:
@@ -46,6 +47,10 @@ def startup_bars(service: Service) -> tuple[Bar, ...]:
         bars.append(
             Bar("cold-start buffer", offset, offset + service.cold_start_buffer_ms, "buffer")
         )
+        offset += service.cold_start_buffer_ms
+    if service.boot_time_ms:
+        bars.append(Bar("boot time", offset, offset + service.boot_time_ms, "buffer"))
+        offset += service.boot_time_ms
     window_ms = service.startup_probe.window_s * 1000
     if window_ms:
         bars.append(Bar("startup probe window", 0, window_ms, "window"))

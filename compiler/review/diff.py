@@ -173,13 +173,18 @@ def service_values(profile: Profile, service: Service) -> Iterator[Entry]:
         yield "dependency", f"{via} retry amplification", "count", chain.product
     yield "startup", "startup total", "ms", service.startup_total_ms
     yield "startup", "cold-start buffer", "ms", service.cold_start_buffer_ms
+    yield "startup", "boot time", "ms", service.boot_time_ms
     yield "startup", "startup budget", "ms", service.startup_budget_ms
+    yield "startup", "shutdown total", "ms", service.shutdown_total_ms
     probe = service.startup_probe
     yield "cloud-run", "Cloud Run service name", "text", service.cloud_run_name
     yield "cloud-run", "timeoutSeconds", "count", service.request_timeout_s
     yield "cloud-run", "startup probe periodSeconds", "count", probe.period_s
     yield "cloud-run", "startup probe failureThreshold", "count", probe.failure_threshold
     yield "cloud-run", "startup probe window", "ms", probe.window_s * 1000
+    yield "cloud-run", "startup probe initialDelaySeconds", "count", probe.initial_delay_s
+    yield "cloud-run", "startup probe timeoutSeconds", "count", probe.timeout_s
+    yield from settings_values(service)
     yield "cloud-run", "min instances", "count", _or_unset(profile.platform.min_instances)
     yield "cloud-run", "max instances", "count", _or_unset(profile.platform.max_instances)
     seen: dict[str, int] = {}
@@ -191,6 +196,20 @@ def service_values(profile: Profile, service: Service) -> Iterator[Entry]:
         yield "budget", name, "ms" if result.unit == "ms" else "count", result.margin_ms
         if result.status != "ok":
             yield "budget", name.replace(" margin ", " status ", 1), "text", result.status
+
+
+def settings_values(service: Service) -> Iterator[Entry]:
+    """The Cloud Run settings of one service: container, liveness probe, switches."""
+    settings = service.settings
+    liveness = settings.liveness_probe
+    yield "cloud-run", "container name", "text", service.container_name
+    yield "cloud-run", "liveness probe timeoutSeconds", "count", liveness.timeout_s
+    yield "cloud-run", "liveness probe periodSeconds", "count", liveness.period_s
+    yield "cloud-run", "liveness probe failureThreshold", "count", liveness.failure_threshold
+    yield "cloud-run", "concurrency", "count", _or_unset(settings.concurrency)
+    for name in ("startup_cpu_boost", "cpu_throttling", "session_affinity"):
+        value = getattr(settings, name)
+        yield "cloud-run", name, "text", UNSET if value is None else str(value).lower()
 
 
 def _or_unset(value: int | None) -> Value:

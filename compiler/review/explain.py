@@ -18,6 +18,13 @@ from compiler.pipeline.budgets import RuleResult, evaluate_service
 from compiler.pipeline.load import Document
 from compiler.pipeline.merge import MergedProfile, extends_chain, is_abstract, merge_chain
 from compiler.pipeline.resolve import resolve_profile
+from compiler.review.cloud_run import (
+    cloud_run_lines,
+    probe_reasoning,
+    settings_doc,
+    shutdown_doc,
+    shutdown_lines,
+)
 from compiler.review.explain_retries import (
     amplification_doc,
     amplification_lines,
@@ -167,6 +174,11 @@ def timeout_doc(service: Service, timeout: Timeout) -> Doc:
         if t.ref == timeout.ref
     ]
     used_in += [
+        f"shutdown steps, step {i} of {len(service.shutdown)}"
+        for i, t in enumerate(service.shutdown, 1)
+        if t.ref == timeout.ref
+    ]
+    used_in += [
         f"request path {name}"
         for name, chain in service.request_paths.items()
         if timeout.ref in {t.ref for t in chain}
@@ -205,6 +217,8 @@ def startup_doc(profile: Profile, service: Service, merged: MergedProfile) -> Do
         "total_ms": service.startup_total_ms,
         "cold_start_buffer_ms": service.cold_start_buffer_ms,
         "cold_start_buffer_at": _str(_value_mark(merged, ("platform", "cold_start_buffer"))),
+        "boot_time_ms": service.boot_time_ms,
+        "boot_time_at": _str(service.settings.marks.get("boot_time")),
         "budget_ms": service.startup_budget_ms,
         "max_total_timeout_ms": env.max_total_timeout_ms,
         "max_total_timeout_at": _str(env.max_total_timeout.mark if env.max_total_timeout else None),
@@ -224,12 +238,16 @@ def cloud_run_doc(profile: Profile, service: Service, merged: MergedProfile) -> 
         "timeout_seconds": service.request_timeout_s,
         "request_timeout_at": _str(service.marks.get("request_timeout")),
         "startup_probe": {
+            "initial_delay_seconds": probe.initial_delay_s,
             "timeout_seconds": probe.timeout_s,
             "period_seconds": probe.period_s,
             "failure_threshold": probe.failure_threshold,
             "window_seconds": probe.window_s,
+            "last_probe_seconds": probe.last_probe_s,
             "covers_budget_ms": service.startup_budget_ms,
+            "reasoning": probe_reasoning(service),
         },
+        **settings_doc(service),
         "min_instances": profile.platform.min_instances,
         "min_instances_at": _str(_value_mark(merged, ("platform", "min_instances"))),
         "max_instances": profile.platform.max_instances,
@@ -267,9 +285,7 @@ def budgets_doc(profile: Profile, service: Service, merged: MergedProfile, only:
     results = evaluate_service(profile, service)
     if only is not None:
         results = tuple(
-            r
-            for r in results
-            if r.subject == only or any(t.startswith(f"{only} ") for t in r.terms)
+            r for r in results if r.subject == only or any(_names(term, only) for term in r.terms)
         )
     allowed = [
         {
@@ -280,6 +296,13 @@ def budgets_doc(profile: Profile, service: Service, merged: MergedProfile, only:
         for rule, reason in sorted(service.allow.items())
     ]
     return {"rules": [_rule_doc(r) for r in results], "allowed": allowed}
+
+
+def _names(term: str, ref: str) -> bool:
+    """Whether a budget term is about `ref`: `ref 3.0s (...)`, `step 1 of 2 ref 3.0s (...)`."""
+    if term.startswith("step "):
+        term = term.split(" ", 4)[-1]
+    return term.startswith(f"{ref} ")
 
 
 def explanation(
@@ -307,6 +330,7 @@ def explanation(
     if ref is None:
         document["amplification"] = amplification_doc(profile, service)
         document["startup"] = startup_doc(profile, service, merged)
+        document["shutdown"] = shutdown_doc(service)
         document["cloud_run"] = cloud_run_doc(profile, service, merged)
     document["budgets"] = budgets_doc(profile, service, merged, ref)
     return document
@@ -368,7 +392,8 @@ def render_text(doc: Doc) -> str:
         lines += amplification_lines(doc["amplification"])
     if "startup" in doc:
         lines += _startup_lines(doc["startup"])
-        lines += _cloud_run_lines(doc["cloud_run"])
+        lines += shutdown_lines(doc["shutdown"])
+        lines += cloud_run_lines(doc["cloud_run"])
     lines += _budget_lines(doc["budgets"])
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -385,6 +410,8 @@ def _startup_lines(startup: Doc) -> list[str]:
     lines.append(
         f"  {'+ cold_start_buffer':<31} {buffer:>9}   {_where(startup['cold_start_buffer_at'])}"
     )
+    boot = _seconds(startup["boot_time_ms"])
+    lines.append(f"  {'+ boot_time':<31} {boot:>9}   {_where(startup['boot_time_at'])}")
     lines.append(f"  {'= startup budget':<31} {_seconds(startup['budget_ms']):>9}")
     if startup["max_total_timeout_ms"] is not None:
         cap = _seconds(startup["max_total_timeout_ms"])
@@ -394,27 +421,6 @@ def _startup_lines(startup: Doc) -> list[str]:
             f"margin {margin}"
         )
     return [*lines, ""]
-
-
-def _cloud_run_lines(cloud_run: Doc) -> list[str]:
-    probe = cloud_run["startup_probe"]
-    minimum = cloud_run["min_instances"]
-    maximum = cloud_run["max_instances"]
-    return [
-        "Cloud Run",
-        f"  service name    {cloud_run['service_name']}   "
-        f"{_where(cloud_run['service_name_template_at'])}",
-        f"  timeoutSeconds  {cloud_run['timeout_seconds']}   "
-        f"request_timeout {_where(cloud_run['request_timeout_at'])}",
-        f"  startup probe   periodSeconds {probe['period_seconds']} x failureThreshold "
-        f"{probe['failure_threshold']} = {probe['window_seconds']}s window, covers the "
-        f"startup budget {_seconds(probe['covers_budget_ms'])} "
-        f"(timeoutSeconds {probe['timeout_seconds']})",
-        f"  min instances   {'unset' if minimum is None else minimum}   "
-        f"{_where(cloud_run['min_instances_at'])}",
-        f"  max instances   {'unset' if maximum is None else maximum}",
-        "",
-    ]
 
 
 def _budget_lines(budgets: Doc) -> list[str]:

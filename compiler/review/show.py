@@ -53,7 +53,8 @@ def _backoff(dependency: Dependency) -> float | Doc | None:
 
 def service_doc(service: Service) -> Doc:
     """One service: its resolved values and derived settings."""
-    probe = service.startup_probe
+    probe, settings = service.startup_probe, service.settings
+    liveness = settings.liveness_probe
     dependencies: Doc = {}
     for dependency in service.dependencies:
         dependencies[dependency.name] = _without_none(
@@ -76,13 +77,31 @@ def service_doc(service: Service) -> Doc:
         "startup": [t.ref for t in service.startup],
         "startup_total": seconds(service.startup_total_ms),
         "cold_start_buffer": seconds(service.cold_start_buffer_ms),
+        "boot_time": seconds(service.boot_time_ms),
         "startup_budget": seconds(service.startup_budget_ms),
+        "shutdown": [t.ref for t in service.shutdown],
+        "shutdown_total": seconds(service.shutdown_total_ms),
         "startup_probe": {
+            "initial_delay_seconds": probe.initial_delay_s,
             "timeout_seconds": probe.timeout_s,
             "period_seconds": probe.period_s,
             "failure_threshold": probe.failure_threshold,
             "window_seconds": probe.window_s,
         },
+        "liveness_probe": {
+            "timeout_seconds": liveness.timeout_s,
+            "period_seconds": liveness.period_s,
+            "failure_threshold": liveness.failure_threshold,
+        },
+        **_without_none(
+            {
+                "container_name": service.container_name,
+                "startup_cpu_boost": settings.startup_cpu_boost,
+                "cpu_throttling": settings.cpu_throttling,
+                "session_affinity": settings.session_affinity,
+                "concurrency": settings.concurrency,
+            }
+        ),
         "request_paths": {
             name: [t.ref for t in chain] for name, chain in service.request_paths.items()
         },

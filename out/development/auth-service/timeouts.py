@@ -96,6 +96,22 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One step of the startup chain or of the shutdown steps, in seconds."""
+
+    dependency: str
+    timeout: str
+    seconds: float
+
+
+STARTUP: Final[tuple[Phase, ...]] = (
+    Phase("database", "connect", DATABASE_CONNECT_TIMEOUT_S),
+    Phase("redis", "connect", REDIS_CONNECT_TIMEOUT_S),
+)
+SHUTDOWN: Final[tuple[Phase, ...]] = ()
+
+
 def verify_environment(environ: Mapping[str, str] | None = None) -> None:
     """Raise RuntimeError when Cloud Run runs this module as another service."""
     env = os.environ if environ is None else environ

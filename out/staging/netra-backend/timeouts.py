@@ -22,12 +22,15 @@ DATABASE_BACKOFF_INITIAL_S: Final[float] = 0.1
 DATABASE_BACKOFF_JITTER: Final[str] = "full"
 DATABASE_BACKOFF_MAX_S: Final[float] = 0.25
 DATABASE_BACKOFF_MULTIPLIER: Final[float] = 2.0
+DATABASE_CLOSE_TIMEOUT_S: Final[float] = 1.54
 DATABASE_CONNECT_TIMEOUT_S: Final[float] = 3.0
 DATABASE_QUERY_TIMEOUT_S: Final[float] = 5.0
 DATABASE_RETRIES: Final[int] = 3
 REDIS_COMMAND_TIMEOUT_S: Final[float] = 5.0
 REDIS_CONNECT_TIMEOUT_S: Final[float] = 2.31
+SHUTDOWN_TOTAL_TIMEOUT_S: Final[float] = 2.31
 STARTUP_TOTAL_TIMEOUT_S: Final[float] = 16.85
+WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S: Final[float] = 0.77
 WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S: Final[float] = 1.54
 WEBSOCKET_BRIDGE_SEND_TIMEOUT_S: Final[float] = 5.0
 
@@ -38,6 +41,7 @@ class DatabaseTimeouts:
 
     connect: float
     query: float
+    close: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,7 @@ class WebsocketBridgeTimeouts:
 
     handshake: float
     send: float
+    close: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,7 @@ TIMEOUTS: Final[Timeouts] = Timeouts(
     database=DatabaseTimeouts(
         connect=DATABASE_CONNECT_TIMEOUT_S,
         query=DATABASE_QUERY_TIMEOUT_S,
+        close=DATABASE_CLOSE_TIMEOUT_S,
     ),
     redis=RedisTimeouts(
         connect=REDIS_CONNECT_TIMEOUT_S,
@@ -101,6 +107,7 @@ TIMEOUTS: Final[Timeouts] = Timeouts(
     websocket_bridge=WebsocketBridgeTimeouts(
         handshake=WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S,
         send=WEBSOCKET_BRIDGE_SEND_TIMEOUT_S,
+        close=WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S,
     ),
 )
 
@@ -171,6 +178,28 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
             deadline_s=25.4,
         ),
     }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One step of the startup chain or of the shutdown steps, in seconds."""
+
+    dependency: str
+    timeout: str
+    seconds: float
+
+
+STARTUP: Final[tuple[Phase, ...]] = (
+    Phase("database", "connect", DATABASE_CONNECT_TIMEOUT_S),
+    Phase("redis", "connect", REDIS_CONNECT_TIMEOUT_S),
+    Phase("auth", "request", AUTH_REQUEST_TIMEOUT_S),
+    Phase("agent_supervisor", "startup", AGENT_SUPERVISOR_STARTUP_TIMEOUT_S),
+    Phase("websocket_bridge", "handshake", WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S),
+)
+SHUTDOWN: Final[tuple[Phase, ...]] = (
+    Phase("websocket_bridge", "close", WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S),
+    Phase("database", "close", DATABASE_CLOSE_TIMEOUT_S),
 )
 
 

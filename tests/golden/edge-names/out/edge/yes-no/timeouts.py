@@ -15,9 +15,9 @@ NO_INT_TIMEOUT_S: Final[float] = 1.001
 NO_ON_TIMEOUT_S: Final[float] = 0.777
 NO_STR_TIMEOUT_S: Final[float] = 0.999
 NO_YES_TIMEOUT_S: Final[float] = 0.001
-OFF_SLOW_TIMEOUT_S: Final[float] = 228.0
+OFF_SLOW_TIMEOUT_S: Final[float] = 218.0
 OFF_X0_TIMEOUT_S: Final[float] = 3540.0
-STARTUP_TOTAL_TIMEOUT_S: Final[float] = 229.0
+STARTUP_TOTAL_TIMEOUT_S: Final[float] = 219.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,23 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
     {
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One step of the startup chain or of the shutdown steps, in seconds."""
+
+    dependency: str
+    timeout: str
+    seconds: float
+
+
+STARTUP: Final[tuple[Phase, ...]] = (
+    Phase("no", "yes", NO_YES_TIMEOUT_S),
+    Phase("off", "slow", OFF_SLOW_TIMEOUT_S),
+    Phase("no", "str", NO_STR_TIMEOUT_S),
+)
+SHUTDOWN: Final[tuple[Phase, ...]] = ()
 
 
 def verify_environment(environ: Mapping[str, str] | None = None) -> None:

@@ -1,0 +1,171 @@
+"""The Cloud Run part of an explanation: why the probes are what they are, and each setting.
+
+Plain data for `explain --format json`, and the lines `explain` prints for people.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler import cloudrun
+from compiler.diagnostics import Mark
+from compiler.durations import format_seconds
+from compiler.model import Service
+
+Doc = dict[str, Any]
+
+
+def _str(mark: Mark | None) -> str | None:
+    return str(mark) if mark else None
+
+
+def _seconds(ms: int) -> str:
+    return ("-" if ms < 0 else "") + format_seconds(abs(ms)) + "s"
+
+
+def _where(at: str | None) -> str:
+    return "(default)" if at is None else at
+
+
+def probe_reasoning(service: Service) -> list[str]:
+    """Why the startup probe has this period, this threshold and this window."""
+    probe = service.startup_probe
+    budget = service.startup_budget_ms
+    budget_s = -(-budget // 1000)
+    lines = [
+        f"Cloud Run probes at initialDelaySeconds + k x periodSeconds (k = 0 .. "
+        f"failureThreshold - 1) and ends the container after the last failure, so the last "
+        f"probe must run at or after the startup budget: {probe.initial_delay_s} + "
+        f"({probe.failure_threshold} - 1) x {probe.period_s} = {probe.last_probe_s}s >= "
+        f"{format_seconds(budget)}s",
+        f"periodSeconds {probe.period_s}: the shortest Cloud Run allows, so a ready instance "
+        f"waits at most {probe.period_s}s for its first passing probe",
+        f"failureThreshold {probe.failure_threshold}: the fewest probes whose last one runs at "
+        f"or after {budget_s}s, the budget in whole seconds",
+        f"window failureThreshold x periodSeconds = {probe.window_s}s <= "
+        f"{cloudrun.PROBE_WINDOW_S}s (Cloud Run's limit)",
+    ]
+    if probe.initial_delay_s:
+        lines.append(
+            f"initialDelaySeconds {probe.initial_delay_s}: the window alone cannot reach "
+            f"{budget_s}s, so the first probe waits the least that does"
+        )
+    else:
+        lines.append("initialDelaySeconds 0: the first probe runs as the container starts")
+    lines.append(f"timeoutSeconds {probe.timeout_s}: at most periodSeconds, as Cloud Run requires")
+    if probe.last_probe_s * 1000 < budget:
+        lines.append(
+            f"the budget is above what Cloud Run's limits allow: a start slower than "
+            f"{probe.last_probe_s}s is ended (rule budget.startup-probe)"
+        )
+    return lines
+
+
+def _setting(service: Service, key: str, value: object, default: str) -> Doc:
+    mark = service.settings.marks.get(key)
+    return {"value": value, "at": _str(mark), "default": default if mark is None else None}
+
+
+def settings_doc(service: Service) -> Doc:
+    """Each Cloud Run setting with where it was set, and where service.yaml writes it."""
+    settings = service.settings
+    liveness = settings.liveness_probe
+    return {
+        "container_name": service.container_name,
+        "startup_cpu_boost": _setting(
+            service, "startup_cpu_boost", settings.startup_cpu_boost, "Cloud Run's (false)"
+        ),
+        "cpu_throttling": _setting(
+            service, "cpu_throttling", settings.cpu_throttling, "Cloud Run's (true)"
+        ),
+        "session_affinity": _setting(
+            service, "session_affinity", settings.session_affinity, "Cloud Run's (false)"
+        ),
+        "concurrency": _setting(service, "concurrency", settings.concurrency, "Cloud Run's (80)"),
+        "annotations": dict(settings.annotations),
+        "liveness_probe": {
+            "timeout_seconds": _setting(
+                service, "liveness_probe.timeout", liveness.timeout_s, "timeoutc's (3s)"
+            ),
+            "period_seconds": _setting(
+                service, "liveness_probe.period", liveness.period_s, "timeoutc's (10s)"
+            ),
+            "failure_threshold": _setting(
+                service,
+                "liveness_probe.failure_threshold",
+                liveness.failure_threshold,
+                "timeoutc's (3)",
+            ),
+        },
+    }
+
+
+def shutdown_doc(service: Service) -> Doc:
+    """The shutdown steps with offsets, their total and Cloud Run's 10 s limit."""
+    steps, offset = [], 0
+    for timeout in service.shutdown:
+        steps.append({"timeout": timeout.ref, "ms": timeout.ms, "starts_at_ms": offset})
+        offset += timeout.ms
+    return {
+        "steps": steps,
+        "at": _str(service.marks.get("shutdown")),
+        "total_ms": service.shutdown_total_ms,
+        "limit_ms": cloudrun.SHUTDOWN_GRACE_MS,
+    }
+
+
+def shutdown_lines(shutdown: Doc) -> list[str]:
+    if not shutdown["steps"]:
+        return ["shutdown steps  (none)", ""]
+    lines = [f"shutdown steps  {_where(shutdown['at'])}"]
+    for number, step in enumerate(shutdown["steps"], 1):
+        lines.append(
+            f"  {number}. {step['timeout']:<28} {_seconds(step['ms']):>9}"
+            f"   from {_seconds(step['starts_at_ms'])}"
+        )
+    margin = _seconds(shutdown["limit_ms"] - shutdown["total_ms"])
+    lines.append(f"  {'shutdown total':<31} {_seconds(shutdown['total_ms']):>9}")
+    lines.append(
+        f"  {'SIGTERM to SIGKILL':<31} {_seconds(shutdown['limit_ms']):>9}   "
+        f"Cloud Run; margin {margin}"
+    )
+    return [*lines, ""]
+
+
+def _setting_text(setting: Doc) -> str:
+    value = setting["value"]
+    shown = "unset" if value is None else str(value).lower() if isinstance(value, bool) else value
+    where = setting["at"] or f"default: {setting['default']}"
+    return f"{shown}   {where}"
+
+
+def cloud_run_lines(cloud_run: Doc) -> list[str]:
+    probe = cloud_run["startup_probe"]
+    minimum = cloud_run["min_instances"]
+    maximum = cloud_run["max_instances"]
+    liveness = cloud_run["liveness_probe"]
+    return [
+        "Cloud Run",
+        f"  service name    {cloud_run['service_name']}   "
+        f"{_where(cloud_run['service_name_template_at'])}",
+        f"  container name  {cloud_run['container_name']}",
+        f"  timeoutSeconds  {cloud_run['timeout_seconds']}   "
+        f"request_timeout {_where(cloud_run['request_timeout_at'])}",
+        f"  startup probe   initialDelaySeconds {probe['initial_delay_seconds']}, periodSeconds "
+        f"{probe['period_seconds']}, failureThreshold {probe['failure_threshold']} "
+        f"(window {probe['window_seconds']}s, last probe at {probe['last_probe_seconds']}s), "
+        f"timeoutSeconds {probe['timeout_seconds']}; covers the startup budget "
+        f"{_seconds(probe['covers_budget_ms'])}",
+        *(f"    {line}" for line in probe["reasoning"]),
+        f"  liveness probe  timeoutSeconds {_setting_text(liveness['timeout_seconds'])}",
+        f"                  periodSeconds {_setting_text(liveness['period_seconds'])}",
+        f"                  failureThreshold {_setting_text(liveness['failure_threshold'])}",
+        f"  startup_cpu_boost  {_setting_text(cloud_run['startup_cpu_boost'])}",
+        f"  cpu_throttling     {_setting_text(cloud_run['cpu_throttling'])}",
+        f"  session_affinity   {_setting_text(cloud_run['session_affinity'])}",
+        f"  concurrency        {_setting_text(cloud_run['concurrency'])}",
+        f"  min instances   {'unset' if minimum is None else minimum}   "
+        f"{_where(cloud_run['min_instances_at'])}",
+        f"  max instances   {'unset' if maximum is None else maximum}",
+        "",
+    ]
