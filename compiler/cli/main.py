@@ -21,7 +21,7 @@ Environment variables:
   NO_COLOR            set and not empty: no colour in diff's terminal output
   TIMEOUTC_DEBUG      1: an internal error shows its traceback
   TIMEOUTC_TEMPLATE_SECONDS
-                      seconds all template renders of a build may take
+                      CPU seconds all template renders of a build may take
                       (default 5, at most 3600)
   _TIMEOUTC_COMPLETE  bash_source, zsh_source or fish_source: print the shell
                       completion script (see the README)
