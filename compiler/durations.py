@@ -115,6 +115,11 @@ def format_seconds(ms: int) -> str:
     return f"{whole}.{digits}"
 
 
+def format_signed_seconds(ms: int) -> str:
+    """Exact seconds with their unit and sign, for margins and differences: -850 -> '-0.85s'."""
+    return ("-" if ms < 0 else "") + format_seconds(abs(ms)) + "s"
+
+
 def format_duration(ms: int) -> str:
     """A short human form for messages: 1155 -> '1.155s', 300000 -> '300s'."""
     text = format_seconds(ms)

@@ -11,13 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-JITTERS = ("full", "none")
 DEFAULT_JITTER = "full"
 DEFAULT_MULTIPLIER = Fraction(2)  # of a `backoff: {initial: ...}` mapping
 CONSTANT_MULTIPLIER = Fraction(1)  # of a plain `backoff: b`
-MIN_MULTIPLIER = 1
-MAX_MULTIPLIER = 10
-MAX_RETRIES = 100
 MAX_BACKOFF_MS = 3_600_000  # 1h, for `initial` and `max`
 DEFAULT_MAX_RETRY_AMPLIFICATION = 10
 
@@ -46,13 +42,3 @@ def backoff_delays_ms(
 def worst_case_ms(timeout_ms: int, delays_ms: Sequence[int]) -> int:
     """`(r + 1) * t + d1 + ... + dr`: every attempt times out, each retry waits its delay."""
     return (len(delays_ms) + 1) * timeout_ms + sum(delays_ms)
-
-
-def attempts_text(attempts: int) -> str:
-    """`1 attempt`, `3 attempts`."""
-    return f"{attempts} attempt" + ("" if attempts == 1 else "s")
-
-
-def retries_text(retries: int) -> str:
-    """`1 retry`, `3 retries`."""
-    return f"{retries} retr" + ("y" if retries == 1 else "ies")

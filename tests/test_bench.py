@@ -168,7 +168,7 @@ def test_every_run_is_cold_no_timeoutc_variable_reaches_it(
 ) -> None:
     monkeypatch.setenv("TIMEOUTC_DEBUG", "1")
     probe = "import os, sys; sys.exit(any(k.startswith('TIMEOUTC_') for k in os.environ))"
-    assert runner.measure(runner.Case("cold", (sys.executable, "-c", probe))).seconds > 0
+    runner.measure(runner.Case("cold", (sys.executable, "-c", probe)))  # exits if one leaked
     _argv, env = runner.installed_tool().run("--version", cache=tmp_path)
     assert dict(env)["XDG_CACHE_HOME"] == str(tmp_path)
 

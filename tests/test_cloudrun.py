@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Run, write_profile
+from conftest import Run, at, write_profile
 from hypothesis import given
 from hypothesis import strategies as st
-from test_budgets import at
 
 from compiler import cloudrun
 from compiler.model import StartupProbe

@@ -14,7 +14,7 @@ from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile
 from compiler.pipeline.budgets import check_budgets
 from compiler.pipeline.collector import rare_collections
-from compiler.pipeline.load import Document, load_bytes, read_limited
+from compiler.pipeline.load import Document, is_link, load_bytes, read_limited
 from compiler.pipeline.merge import Chains, Merger, is_abstract
 from compiler.pipeline.resolve import resolve_profile
 
@@ -47,7 +47,7 @@ def profile_files(root: Path) -> dict[str, Path]:
     folder = root / PROFILES_DIR
     try:
         with os.scandir(folder) as listing:
-            links = {e.name: _is_link(e) for e in listing}
+            links = {e.name: is_link(e) for e in listing}
     except OSError as exc:
         message = f"cannot read: {exc.strerror}"
         raise CompileError([Diagnostic(Mark(PROFILES_DIR), message)]) from None
@@ -87,13 +87,6 @@ def profile_files(root: Path) -> dict[str, Path]:
     if errors:
         raise CompileError(errors)
     return found
-
-
-def _is_link(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_symlink()
-    except OSError:
-        return False
 
 
 def _leaves(entry: Path, inside: Path) -> bool:
@@ -139,7 +132,6 @@ def _errors_beside(documents: dict[str, Document], failed: set[str]) -> list[Dia
     for name in documents:
         path: list[str] = []
         current: Any = name
-        found = False
         while current in documents and current not in reaches and current not in path:
             path.append(current)
             current = documents[current].data.get("extends")

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from compiler.diagnostics import Diagnostic, Mark
+from compiler.diagnostics import Diagnostic, Mark, plural, possessive
 from compiler.model import Dependency, Profile, Service
 from compiler.pipeline.terms import RuleResult
-from compiler.retries import attempts_text
 
 RULE = "budget.retry-amplification"
 
@@ -50,11 +49,11 @@ class Hop:
         """`gateway.orders -> orders-api 3 attempts (profiles/base.yaml:14:18)`."""
         return (
             f"{self.caller}.{self.dependency.name} -> {self.callee} "
-            f"{attempts_text(self.attempts)} ({self.mark})"
+            f"{plural(self.attempts, 'attempt')} ({self.mark})"
         )
 
     def __str__(self) -> str:
-        return f"{self.callee} ({attempts_text(self.attempts)}, {self.mark})"
+        return f"{self.callee} ({plural(self.attempts, 'attempt')}, {self.mark})"
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ def _fewer_retries(chain: Chain, limit: int) -> list[str]:
         attempts = limit // others
         if hop.dependency.retries and attempts >= 1:
             where = f" ({hop.mark})" if hop.mark else ""
-            name = f"{hop.caller}'s {hop.dependency.name}.retries"
+            name = f"{possessive(hop.caller)} {hop.dependency.name}.retries"
             options.append(f"lower {name} to {attempts - 1}{where}")
     return options
 

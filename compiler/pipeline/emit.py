@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.pipeline.load import is_link
 from compiler.pipeline.publish import OUT_DIR as OUT_DIR  # named here by other modules
 from compiler.pipeline.publish import TEMP_SUFFIX as TEMP_SUFFIX
 from compiler.pipeline.publish import (
@@ -116,7 +117,7 @@ def _read_folder(
             continue
         if entry.name.startswith("."):  # .mypy_cache and the like: skipped, as dotfiles are
             continue
-        if _is_link(entry):
+        if is_link(entry):
             errors.append(
                 Diagnostic(
                     Mark(f"{relative_folder}/{entry.name}"),
@@ -134,7 +135,7 @@ def _read_folder(
                 continue
         elif entry.name.startswith("."):
             continue
-        if _is_link(entry) or not _is_regular(entry):
+        if is_link(entry) or not _is_regular(entry):
             errors.append(
                 Diagnostic(
                     Mark(relative), "is not a regular file; timeoutc never writes through links"
@@ -148,13 +149,6 @@ def _read_folder(
             errors.append(Diagnostic(Mark(relative), f"cannot read: {exc.strerror}"))
     for entry in sorted(below, key=lambda e: e.name):
         _read_folder(entry.path, f"{relative_folder}/{entry.name}", found, errors)
-
-
-def _is_link(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_symlink()
-    except OSError:
-        return False
 
 
 def _is_regular(entry: os.DirEntry[str]) -> bool:

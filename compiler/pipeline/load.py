@@ -214,6 +214,14 @@ def _offset_mark(raw: bytes, offset: int, path: str) -> Mark:
     return Mark(path, line, column)
 
 
+def is_link(entry: os.DirEntry[str]) -> bool:
+    """Whether a folder entry is a symbolic link (an entry that vanished is not)."""
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
+
+
 def read_limited(file: str | os.PathLike[str], path: str) -> bytes:
     """The bytes of a regular file, at most one more than the limit: never blocks on a FIFO
     or reads a device like /dev/zero forever."""

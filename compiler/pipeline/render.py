@@ -239,9 +239,7 @@ def render_service(
         try:
             with _time_limit(budget.remaining(), budget.seconds):
                 body = _bounded_render(template, context)
-        except jinja2.TemplateError as exc:
-            raise CompileError([_template_error(output, exc)]) from None
-        except Exception as exc:  # a sandbox violation or a filter raising on odd input
+        except Exception as exc:  # a template error, a sandbox violation, a filter's refusal
             raise CompileError([_template_error(output, exc)]) from None
         finally:
             budget.spent += time.process_time() - start

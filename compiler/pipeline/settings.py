@@ -59,7 +59,11 @@ def resolve_settings(merged: MergedProfile, service: str, fail: Fail) -> Resolve
         switches.append(raw)
     concurrency, path = value("concurrency")
     if path is not None and not _in_range(concurrency, 1, cloudrun.MAX_CONCURRENCY):
-        fail(path, f"concurrency must be a whole number from 1 to 1000, not {concurrency!r}")
+        fail(
+            path,
+            f"concurrency must be a whole number from 1 to {cloudrun.MAX_CONCURRENCY}, "
+            f"not {concurrency!r}",
+        )
         concurrency = None
     boot_time_ms = cloudrun.DEFAULT_BOOT_TIME_MS
     boot, path = value("boot_time")
@@ -117,7 +121,7 @@ def _liveness(value: Callable[..., tuple[Any, Path | None]], fail: Fail) -> Live
 
 def _duration_ms(raw: Any, path: Path, name: str, fail: Fail) -> int | None:
     try:
-        return parse_duration_ms(raw) if isinstance(raw, str) else parse_duration_ms(str(raw))
+        return parse_duration_ms(str(raw))
     except DurationError as exc:
         fail(path, f"{name}: {exc}")
         return None

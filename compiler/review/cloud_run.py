@@ -9,7 +9,7 @@ from typing import Any
 
 from compiler import cloudrun
 from compiler.diagnostics import Mark
-from compiler.durations import format_seconds
+from compiler.durations import format_seconds, format_signed_seconds
 from compiler.model import Service
 
 Doc = dict[str, Any]
@@ -17,10 +17,6 @@ Doc = dict[str, Any]
 
 def _str(mark: Mark | None) -> str | None:
     return str(mark) if mark else None
-
-
-def _seconds(ms: int) -> str:
-    return ("-" if ms < 0 else "") + format_seconds(abs(ms)) + "s"
 
 
 def _where(at: str | None) -> str:
@@ -120,13 +116,13 @@ def shutdown_lines(shutdown: Doc) -> list[str]:
     lines = [f"shutdown steps  {_where(shutdown['at'])}"]
     for number, step in enumerate(shutdown["steps"], 1):
         lines.append(
-            f"  {number}. {step['timeout']:<28} {_seconds(step['ms']):>9}"
-            f"   from {_seconds(step['starts_at_ms'])}"
+            f"  {number}. {step['timeout']:<28} {format_signed_seconds(step['ms']):>9}"
+            f"   from {format_signed_seconds(step['starts_at_ms'])}"
         )
-    margin = _seconds(shutdown["limit_ms"] - shutdown["total_ms"])
-    lines.append(f"  {'shutdown total':<31} {_seconds(shutdown['total_ms']):>9}")
+    margin = format_signed_seconds(shutdown["limit_ms"] - shutdown["total_ms"])
+    lines.append(f"  {'shutdown total':<31} {format_signed_seconds(shutdown['total_ms']):>9}")
     lines.append(
-        f"  {'SIGTERM to SIGKILL':<31} {_seconds(shutdown['limit_ms']):>9}   "
+        f"  {'SIGTERM to SIGKILL':<31} {format_signed_seconds(shutdown['limit_ms']):>9}   "
         f"Cloud Run; margin {margin}"
     )
     return [*lines, ""]
@@ -155,7 +151,7 @@ def cloud_run_lines(cloud_run: Doc) -> list[str]:
         f"{probe['period_seconds']}, failureThreshold {probe['failure_threshold']} "
         f"(window {probe['window_seconds']}s, last probe at {probe['last_probe_seconds']}s), "
         f"timeoutSeconds {probe['timeout_seconds']}; covers the startup budget "
-        f"{_seconds(probe['covers_budget_ms'])}",
+        f"{format_signed_seconds(probe['covers_budget_ms'])}",
         *(f"    {line}" for line in probe["reasoning"]),
         f"  liveness probe  timeoutSeconds {_setting_text(liveness['timeout_seconds'])}",
         f"                  periodSeconds {_setting_text(liveness['period_seconds'])}",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from compiler.durations import format_factor, format_seconds
+from compiler.durations import format_factor, format_signed_seconds
 from compiler.model import Profile, Service
 from compiler.pipeline.amplification import chains
 from compiler.pipeline.budgets import evaluate_service
@@ -91,7 +91,7 @@ def format_value(value: Value | None, unit: Unit) -> str:
         return value
     if unit == "ms":
         ms = int(value)
-        return ("-" if ms < 0 else "") + format_seconds(abs(ms)) + "s"
+        return format_signed_seconds(ms)
     if unit == "factor":
         return format_factor(Fraction(value))
     return str(value)
@@ -261,8 +261,8 @@ def compare(before: Sequence[Profile], after: Sequence[Profile]) -> Diff:
             list(environment_values(was)) if was else [],
             list(environment_values(now)) if now else [],
         )
-        old_services = {s.name: s for s in was.services} if was else {}
-        new_services = {s.name: s for s in now.services} if now else {}
+        old_services = was.services_by_name if was else {}
+        new_services = now.services_by_name if now else {}
         for name in [*new_services, *(n for n in old_services if n not in new_services)]:
             service_before, service_after = old_services.get(name), new_services.get(name)
             found = _compare(

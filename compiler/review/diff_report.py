@@ -187,10 +187,11 @@ def render_markdown(diff: Diff, base: str, *, all_margins: bool = False) -> str:
         lines += ["", "No changes to resolved values."]
         return "\n".join(lines) + "\n"
     lines.append("")
-    for title, names in _membership(diff):
+    membership = _membership(diff)
+    for title, names in membership:
         listed = ", ".join(f"`{name}`" for name in names)
         lines.append(f"**{title.capitalize()}:** {listed}  ")
-    if _membership(diff):
+    if membership:
         lines.append("")
     selection = select(diff.changes, all_margins=all_margins)
     lines.append("| " + " | ".join(HEADERS) + " |")

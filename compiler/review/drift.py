@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from compiler.diagnostics import Mark
-from compiler.durations import format_seconds
+from compiler.durations import format_signed_seconds
 from compiler.pipeline.load import Document
 from compiler.review.server_fields import default_value, managed_reason
 
@@ -120,7 +120,7 @@ def seconds_text(value: Decimal) -> str:
     """Exact seconds with at least one fractional digit, as everywhere else: `5.0s`."""
     if abs(value) < _LARGEST_SECONDS and (value * 1000) % 1 == 0:
         ms = int(value * 1000)
-        return ("-" if ms < 0 else "") + format_seconds(abs(ms)) + "s"
+        return format_signed_seconds(ms)
     return f"{value:f}s"
 
 

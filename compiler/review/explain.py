@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
-from compiler.durations import format_duration, format_factor, format_seconds
+from compiler.durations import format_duration, format_factor, format_signed_seconds
 from compiler.model import Operand, Profile, Service, Timeout
 from compiler.pipeline.budgets import RuleResult, evaluate_service
 from compiler.pipeline.load import Document
@@ -339,10 +339,6 @@ def explanation(
 # --- text --------------------------------------------------------------------------------
 
 
-def _seconds(ms: int) -> str:
-    return ("-" if ms < 0 else "") + format_seconds(abs(ms)) + "s"
-
-
 def _where(at: str | None, set_by: str | None = None) -> str:
     if at is None:
         return "(default)"
@@ -402,20 +398,20 @@ def _startup_lines(startup: Doc) -> list[str]:
     lines = [f"startup chain  {_where(startup['at'])}"]
     for number, phase in enumerate(startup["phases"], 1):
         lines.append(
-            f"  {number}. {phase['timeout']:<28} {_seconds(phase['ms']):>9}"
-            f"   from {_seconds(phase['starts_at_ms'])}"
+            f"  {number}. {phase['timeout']:<28} {format_signed_seconds(phase['ms']):>9}"
+            f"   from {format_signed_seconds(phase['starts_at_ms'])}"
         )
-    lines.append(f"  {'startup total':<31} {_seconds(startup['total_ms']):>9}")
-    buffer = _seconds(startup["cold_start_buffer_ms"])
+    lines.append(f"  {'startup total':<31} {format_signed_seconds(startup['total_ms']):>9}")
+    buffer = format_signed_seconds(startup["cold_start_buffer_ms"])
     lines.append(
         f"  {'+ cold_start_buffer':<31} {buffer:>9}   {_where(startup['cold_start_buffer_at'])}"
     )
-    boot = _seconds(startup["boot_time_ms"])
+    boot = format_signed_seconds(startup["boot_time_ms"])
     lines.append(f"  {'+ boot_time':<31} {boot:>9}   {_where(startup['boot_time_at'])}")
-    lines.append(f"  {'= startup budget':<31} {_seconds(startup['budget_ms']):>9}")
+    lines.append(f"  {'= startup budget':<31} {format_signed_seconds(startup['budget_ms']):>9}")
     if startup["max_total_timeout_ms"] is not None:
-        cap = _seconds(startup["max_total_timeout_ms"])
-        margin = _seconds(startup["max_total_timeout_ms"] - startup["total_ms"])
+        cap = format_signed_seconds(startup["max_total_timeout_ms"])
+        margin = format_signed_seconds(startup["max_total_timeout_ms"] - startup["total_ms"])
         lines.append(
             f"  {'max_total_timeout':<31} {cap:>9}   {startup['max_total_timeout_at']}; "
             f"margin {margin}"
@@ -429,8 +425,11 @@ def _budget_lines(budgets: Doc) -> list[str]:
         lines.append("  (none apply)")
     for rule in budgets["rules"]:
         if "used_ms" in rule:
-            used, limit = _seconds(rule["used_ms"]), _seconds(rule["limit_ms"])
-            margin = _seconds(rule["margin_ms"])
+            used, limit = (
+                format_signed_seconds(rule["used_ms"]),
+                format_signed_seconds(rule["limit_ms"]),
+            )
+            margin = format_signed_seconds(rule["margin_ms"])
         else:
             used, limit = str(rule["used"]), f"{rule['limit']} {rule['unit']}"
             margin = str(rule["margin"])

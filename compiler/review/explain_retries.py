@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from compiler.diagnostics import Mark
+from compiler.diagnostics import Mark, plural
 from compiler.durations import format_factor, format_seconds
 from compiler.model import Dependency, Profile, Service
 from compiler.pipeline.amplification import chains
 from compiler.pipeline.terms import delay_mark
-from compiler.retries import attempts_text, retries_text
 
 Doc = dict[str, Any]
 
@@ -142,8 +141,8 @@ def retries_lines(docs: list[Doc]) -> list[str]:
     for doc in docs:
         backoff = doc["backoff"]
         lines.append(
-            f"  {doc['dependency']}: {retries_text(doc['retries'])}, "
-            f"{attempts_text(doc['attempts'])}"
+            f"  {doc['dependency']}: {plural(doc['retries'], 'retry', 'retries')}, "
+            f"{plural(doc['attempts'], 'attempt')}"
             f"   {_where(doc['retries_at'])}"
         )
         if backoff["kind"] == "exponential":
