@@ -125,7 +125,7 @@ class Plan:
 
 def plan(root: Path, outputs: Mapping[str, bytes]) -> Plan:
     """Compare `outputs` (and their manifest) with what out/ holds now."""
-    existing = read_out(root)
+    existing = read_out(root, outputs)
     current = read_manifest(root)
     recorded = None if current is None else parse_manifest(current)
     changes = [classify(change, recorded) for change in compare(existing, outputs)]
