@@ -167,3 +167,20 @@ def test_a_build_stopped_while_it_shares_leaves_no_worker(
         assert time.monotonic() < deadline, "the worker outlived the build"
         time.sleep(0.01)
     assert not (root / "out").exists() or not any((root / "out").rglob("*.yaml"))
+
+
+def test_the_template_budget_is_for_both_halves_together(
+    large: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each half may spend half of what is left, so sharing never makes room for more."""
+    seen: list[float] = []
+    real_render = outputs._render
+
+    def render(templates: outputs.Templates, work: outputs.Work) -> outputs.Rendered:
+        seen.append(templates.budget.remaining())
+        return real_render(templates, work)
+
+    monkeypatch.setattr(outputs, "_render", render)
+    monkeypatch.setenv("TIMEOUTC_TEMPLATE_SECONDS", "8")
+    _shared(large, monkeypatch)
+    assert seen == [4.0]  # the parent's half; the worker's copy says the same

@@ -6,7 +6,8 @@ process (the standard library's `multiprocessing`, so it starts with the model a
 the compiled templates already in memory) takes the second half of the services while
 this process does the first half; the outputs are then put together in service order,
 so they are the same bytes in the same order as one process makes them, and the first
-error (in service order) is the one raised. The worker ignores the terminal's signals
+error (in service order) is the one raised. The build's template budget (CPU seconds for
+all templates together) is split between the two halves. The worker ignores the terminal's signals
 (this process handles them) and is stopped with the build, whatever ends it.
 """
 
@@ -68,6 +69,7 @@ def _render_shared(templates: Templates, work: Work) -> Rendered:
     half = (len(work) + 1) // 2
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
+    templates.budget.spent += templates.budget.remaining() / 2  # each half may take half
     _shared = (templates, work)
     try:
         worker = context.Process(
