@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -614,3 +617,18 @@ def test_a_rejected_edit_is_reported_on_the_file_as_it_still_is(run: Run, tmp_pa
     line = int(added.stderr.split(":")[1])
     assert 1 <= line <= len(lines)  # new lines would be appended; the place shown exists
     assert "as the line would read after the edit: port: 99999" in added.stderr
+
+
+def test_a_profile_that_is_a_fifo_is_an_error_not_a_wait(repo: Path) -> None:
+    """`set` reads the profile as every command does: a named pipe is refused, not read."""
+    (repo / "profiles" / "staging.yaml").unlink()
+    os.mkfifo(repo / "profiles" / "staging.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "compiler", "set", "staging", CONNECT, "2s", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert "profiles/staging.yaml: error: is not a regular file" in result.stderr

@@ -33,7 +33,7 @@ from compiler.authoring.keypaths import (
 )
 from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
 from compiler.pipeline.emit import TEMP_SUFFIX
-from compiler.pipeline.load import Document, load_bytes
+from compiler.pipeline.load import Document, load_bytes, read_limited
 
 if TYPE_CHECKING:
     from compiler.pipeline import Compilation
@@ -104,7 +104,7 @@ def plan_edits(root: Path, requests: Sequence[SetRequest]) -> Edit:
         hint = did_you_mean(profile, files) or f"profiles: {', '.join(files)}"
         raise UsageError([Diagnostic(Mark(PROFILES_DIR), f"unknown profile '{profile}'", hint)])
     relative = f"{PROFILES_DIR}/{file.name}"
-    before = _read(file, relative)
+    before = read_limited(file, relative)
     document = load_bytes(before, relative)
     schema = read_schema(root)
     view = merged_view(root, profile)
@@ -199,13 +199,6 @@ def _pin_notes(path: KeyPath, inherited: Any, value: Any, request: SetRequest) -
             f"'{shown}' was scaled ({show(inherited)}); it is now pinned ({show(value)}): "
             "not scaled by the environment"
         )
-
-
-def _read(file: Path, relative: str) -> bytes:
-    try:
-        return file.read_bytes()
-    except OSError as exc:
-        raise CompileError([Diagnostic(Mark(relative), f"cannot read: {exc.strerror}")]) from None
 
 
 def _refuse_new_names(
@@ -353,7 +346,7 @@ def _on_disk(diagnostic: Diagnostic, edit: Edit) -> Diagnostic:
 def write_edit(edit: Edit) -> None:
     """Replace the profile atomically (temp file beside it, then rename); refuses if it moved."""
     target = edit.file.resolve()
-    if _read(target, edit.relative) != edit.before:
+    if read_limited(target, edit.relative) != edit.before:
         raise CompileError(
             [
                 Diagnostic(

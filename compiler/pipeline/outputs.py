@@ -72,9 +72,7 @@ def _render_shared(templates: Templates, work: Work) -> Rendered:
     templates.budget.spent += templates.budget.remaining() / 2  # each half may take half
     _shared = (templates, work)
     try:
-        worker = context.Process(
-            target=_second_half, args=(half, writer, os.getpid()), daemon=True
-        )
+        worker = context.Process(target=_second_half, args=(half, writer, os.getpid()), daemon=True)
         worker.start()
     finally:
         _shared = None
