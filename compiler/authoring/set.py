@@ -32,13 +32,12 @@ from compiler.authoring.keypaths import (
     parse_key_path,
 )
 from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
+from compiler.pipeline import INPUT_FOLDERS
 from compiler.pipeline.emit import TEMP_SUFFIX
 from compiler.pipeline.load import Document, load_bytes, read_limited
 
 if TYPE_CHECKING:
     from compiler.pipeline import Compilation
-
-REPOSITORY_INPUTS = ("profiles", "schemas", "templates")
 
 
 @dataclass(frozen=True)
@@ -291,7 +290,7 @@ def validate_edit(root: Path, edit: Edit) -> Compilation:
     with tempfile.TemporaryDirectory(prefix="timeoutc-set-") as scratch:
         copy_root = Path(scratch)
         try:
-            for folder in REPOSITORY_INPUTS:
+            for folder in INPUT_FOLDERS:
                 if (root / folder).is_dir():
                     shutil.copytree(root / folder, copy_root / folder)
         except (OSError, shutil.Error) as exc:

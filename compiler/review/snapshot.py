@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError
 from compiler.model import Profile
+from compiler.pipeline import INPUT_FOLDERS
 
-SNAPSHOT_DIRS = ("profiles", "schemas", "templates")
 _BLOB_MODES = ("100644", "100755")
 
 
@@ -129,7 +129,7 @@ def _tracked_blobs(root: Path, commit: str, prefix: str) -> list[tuple[str, str]
         "--full-tree",
         commit,
         "--",
-        *(f"{prefix}{folder}" for folder in SNAPSHOT_DIRS),
+        *(f"{prefix}{folder}" for folder in INPUT_FOLDERS),
     )
     blobs = []
     for entry in listing.split(b"\0"):
