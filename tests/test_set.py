@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from compiler.authoring.editing import carry_over, edit_profile, guess_indent, new_value
 from compiler.authoring.keypaths import KeyPathError, format_key_path, parse_key_path
-from compiler.authoring.set import SetRequest, plan_edit, write_edit
+from compiler.authoring.set import SetRequest, plan_edits, write_edit
 from compiler.diagnostics import CompileError
 from compiler.pipeline.load import load_bytes
 
@@ -594,7 +594,7 @@ def test_any_string_is_written_so_that_it_reads_back(text: str, key: tuple[str, 
 
 def test_a_file_changed_since_it_was_read_is_not_replaced(repo: Path) -> None:
     request = SetRequest("staging", "environment.max_timeout", "6s")
-    edit = plan_edit(repo, request)
+    edit = plan_edits(repo, [request])
     path = repo / "profiles" / "staging.yaml"
     path.write_text(path.read_text() + "# edited meanwhile\n")
     edited_meanwhile = path.read_bytes()

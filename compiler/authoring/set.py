@@ -82,11 +82,6 @@ class Edit:
         return self.before != self.after
 
 
-def plan_edit(root: Path, request: SetRequest) -> Edit:
-    """Check the request against the schema and compute the file's new bytes; writes nothing."""
-    return plan_edits(root, [request])
-
-
 def plan_edits(root: Path, requests: Sequence[SetRequest]) -> Edit:
     """Several values of one profile, applied in order to its text; writes nothing.
 
@@ -130,7 +125,7 @@ def plan_edits(root: Path, requests: Sequence[SetRequest]) -> Edit:
     for request, target in zip(requests, targets, strict=True):
         inherited = _lookup(view, target.path)
         pin = request.fixed or (not request.scaled and _pinned(inherited))
-        build = _builder(target, request, pin, relative)
+        build = _builder(target, request, pin)
         current = load_bytes(text, relative)
         text, _, value = edit_profile(text, relative, target.path, build)
         notes.extend(_pin_notes(target.path, inherited, value, request))
@@ -160,9 +155,7 @@ def _target(
     return target
 
 
-def _builder(
-    target: Target, request: SetRequest, pin: bool, relative: str
-) -> Callable[[Any, bool], Any]:
+def _builder(target: Target, request: SetRequest, pin: bool) -> Callable[[Any, bool], Any]:
     """The function that makes the new value from the old one (and whether it sits in flow)."""
     if target.kind == "object":
         data = _mapping_value(request.value, format_key_path(target.path))
