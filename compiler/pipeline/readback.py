@@ -11,7 +11,6 @@ are always PyYAML's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -53,61 +52,54 @@ def _scalar(value: str, implicit: tuple[bool, bool]) -> Any:
     return result
 
 
+_SCALAR, _MAPPING, _SEQUENCE = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+_SKIPPED = (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)
+_NO_KEY = object()
+
+
 def _assemble(text: str) -> Any:
     """Build the document from parser events; raise `_Unhandled` on anything unusual."""
-    scalar_event, mapping_start, sequence_start = (
-        yaml.ScalarEvent,
-        yaml.MappingStartEvent,
-        yaml.SequenceStartEvent,
-    )
-    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    skipped = (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)
-    containers: list[Any] = []
-    keys: list[Any] = []
-    root: Any = None
-    documents = 0
-    events: Iterator[Any] = yaml.parse(text, Loader=yaml.CSafeLoader)
-    for event in events:
-        kind = type(event)
-        if kind is scalar_event:
-            if event.tag is not None or event.anchor is not None:
-                raise _Unhandled("tag or anchor")
-            value: Any = _scalar(event.value, event.implicit)
-        elif kind is mapping_start or kind is sequence_start:
-            if event.tag is not None or event.anchor is not None:
-                raise _Unhandled("tag or anchor")
-            value = {} if kind is mapping_start else []
-        elif kind in ends:
-            containers.pop()
-            keys.pop()
-            continue
-        elif kind is yaml.DocumentStartEvent:
-            documents += 1
-            if documents > 1:
-                raise _Unhandled("more than one document")
-            continue
-        elif kind in skipped:
-            continue
-        else:
-            raise _Unhandled("alias")
-        if not containers:
-            root = value
-        else:
-            top = containers[-1]
-            if type(top) is dict:
-                if keys[-1] is _NO_KEY:
-                    if kind is not scalar_event:
-                        raise _Unhandled("non-scalar key")
-                    keys[-1] = value
-                    continue
-                top[keys[-1]] = value
-                keys[-1] = _NO_KEY
-            else:
-                top.append(value)
-        if kind is not scalar_event:
-            containers.append(value)
-            keys.append(_NO_KEY)
-    return root
-
-
-_NO_KEY = object()
+    loader = yaml.CSafeLoader(text)
+    try:
+        next_event: Any = loader.get_event
+        outer: list[tuple[Any, Any]] = []  # the enclosing containers and their pending keys
+        container: Any = None
+        key: Any = _NO_KEY
+        root: Any = None
+        documents = 0
+        while (event := next_event()) is not None:
+            kind = type(event)
+            if kind is _SCALAR or kind is _MAPPING or kind is _SEQUENCE:
+                if event.tag is not None or event.anchor is not None:
+                    raise _Unhandled("tag or anchor")
+                if kind is _SCALAR:
+                    value: Any = _scalar(event.value, event.implicit)
+                else:
+                    value = {} if kind is _MAPPING else []
+                if container is None:
+                    root = value
+                elif type(container) is dict:
+                    if key is _NO_KEY:
+                        if kind is not _SCALAR:
+                            raise _Unhandled("non-scalar key")
+                        key = value
+                        continue
+                    container[key] = value
+                    key = _NO_KEY
+                else:
+                    container.append(value)
+                if kind is not _SCALAR:
+                    outer.append((container, key))
+                    container, key = value, _NO_KEY
+            elif kind in _ENDS:
+                container, key = outer.pop()
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _Unhandled("more than one document")
+            elif kind not in _SKIPPED:
+                raise _Unhandled("alias")
+        return root
+    finally:
+        loader.dispose()
