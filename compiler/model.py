@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from compiler.diagnostics import Mark
 from compiler.durations import format_factor, format_seconds
@@ -18,6 +18,7 @@ from compiler.retries import (
     worst_case_ms,
 )
 
+T = TypeVar("T")
 STARTUP_TOTAL_ENV = "STARTUP_TOTAL_TIMEOUT_S"
 EnvKind = Literal["seconds", "count", "factor", "text"]
 _PY_TYPES: dict[str, str] = {
@@ -26,6 +27,28 @@ _PY_TYPES: dict[str, str] = {
     "factor": "float",
     "text": "str",
 }
+
+
+class lazy(cached_property[T], Generic[T]):
+    """`cached_property` without its lock: computed on first read, then a plain attribute.
+
+    Python 3.11's `cached_property` takes a lock on every first read, which costs more than
+    most of the model's values do to compute; a frozen, immutable value needs no lock (two
+    threads at worst compute the same value twice). Templates see it as a property.
+    """
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> lazy[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> T | lazy[T]:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.attrname] = value  # type: ignore[index]
+        return value
 
 
 @dataclass(frozen=True)
@@ -90,17 +113,17 @@ class Timeout:
     operands: tuple[Operand, ...]
     mark: Mark
 
-    @cached_property
+    @lazy
     def ref(self) -> str:
         """`database.connect`."""
         return f"{self.dependency}.{self.name}"
 
-    @cached_property
+    @lazy
     def env_name(self) -> str:
         """`DATABASE_CONNECT_TIMEOUT_S`."""
         return f"{self.dependency}_{self.name}_TIMEOUT_S".upper()
 
-    @cached_property
+    @lazy
     def seconds(self) -> str:
         """Exact decimal seconds: `3.0`, `1.155`."""
         return format_seconds(self.ms)
@@ -125,7 +148,7 @@ class Dependency:
         """The first attempt and every retry."""
         return self.retries + 1
 
-    @cached_property
+    @lazy
     def delays_ms(self) -> tuple[int, ...]:
         """The delay before each retry, in milliseconds: `(100, 200, 250)`."""
         return backoff_delays_ms(
@@ -141,12 +164,12 @@ class Dependency:
         """`(r + 1) * t + d1 + ... + dr` for one of this dependency's timeouts."""
         return worst_case_ms(timeout.ms, self.delays_ms)
 
-    @cached_property
+    @lazy
     def env_prefix(self) -> str:
         """`AUTH`: the start of this dependency's retry env var names."""
         return self.name.upper()
 
-    @cached_property
+    @lazy
     def retry_env(self) -> tuple[EnvVar, ...]:
         """`<DEP>_RETRIES`, `<DEP>_BACKOFF_*`; none when the dependency is not retried."""
         if not self.retries:
@@ -258,12 +281,12 @@ class Service:
         """Cloud Run's `timeoutSeconds`."""
         return self.request_timeout_ms // 1000
 
-    @cached_property
+    @lazy
     def timeouts(self) -> tuple[Timeout, ...]:
         """Every timeout of every dependency, in declaration order."""
         return tuple(t for d in self.dependencies for t in d.timeouts)
 
-    @cached_property
+    @lazy
     def env_vars(self) -> tuple[EnvVar, ...]:
         """The environment variables, sorted by name: timeouts in exact seconds, retries."""
         found = [EnvVar(t.env_name, t.seconds) for t in self.timeouts]
@@ -273,22 +296,22 @@ class Service:
         found += [var for d in self.dependencies for var in d.retry_env]
         return tuple(sorted(found, key=lambda var: var.name))
 
-    @cached_property
+    @lazy
     def env(self) -> tuple[tuple[str, str], ...]:
         """The environment variables as (name, text), sorted by name."""
         return tuple((var.name, var.text) for var in self.env_vars)
 
-    @cached_property
+    @lazy
     def dependencies_by_name(self) -> dict[str, Dependency]:
         """The dependencies by name."""
         return {d.name: d for d in self.dependencies}
 
-    @cached_property
+    @lazy
     def retried(self) -> tuple[Dependency, ...]:
         """The dependencies that are retried, in declaration order."""
         return tuple(d for d in self.dependencies if d.retries)
 
-    @cached_property
+    @lazy
     def request_path_worst_ms(self) -> dict[str, int]:
         """Each request path's worst case: the sum of its timeouts' worst cases."""
         by_name = self.dependencies_by_name
@@ -346,7 +369,7 @@ class Profile:
     platform: Platform
     services: tuple[Service, ...]
 
-    @cached_property
+    @lazy
     def services_by_name(self) -> dict[str, Service]:
         """The services by name, for rules that follow a callee."""
         return {service.name: service for service in self.services}

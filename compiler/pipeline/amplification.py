@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
 
 from compiler.diagnostics import Diagnostic, Mark, plural, possessive
-from compiler.model import Dependency, Profile, Service
+from compiler.model import Dependency, Profile, Service, lazy
 from compiler.pipeline.terms import RuleResult
 
 RULE = "budget.retry-amplification"
@@ -44,7 +43,7 @@ class Hop:
         marks = self.dependency.marks
         return marks.get("retries") or marks.get("service")
 
-    @cached_property  # a hop is in the chain of every service upstream of it
+    @lazy  # a hop is in the chain of every service upstream of it
     def term(self) -> str:
         """`gateway.orders -> orders-api 3 attempts (profiles/base.yaml:14:18)`."""
         return (
