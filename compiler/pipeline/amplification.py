@@ -67,6 +67,10 @@ class Chain:
         """The chain of `hops`, its product multiplied out."""
         return cls(hops, math.prod(hop.attempts for hop in hops))
 
+    def terms(self) -> tuple[str, ...]:
+        """Each hop as a term: `gateway.orders -> orders-api 3 attempts (...)`."""
+        return tuple(hop.term for hop in self.hops)
+
     def __str__(self) -> str:
         """`gateway -> orders-api (3 attempts, ...) -> payments (4 attempts, ...)`."""
         return " -> ".join([self.hops[0].caller, *(str(hop) for hop in self.hops)])
@@ -181,9 +185,8 @@ def retry_amplification(profile: Profile, service: Service) -> Iterator[RuleResu
         subject = f"chain via {first.name}"
         mark = first.marks.get("service", service.marks["service"])
         used = chain.product
-        terms = tuple(hop.term for hop in chain.hops)
         if used <= limit:
-            yield RuleResult(RULE, subject, "ok", used, limit, terms, mark, unit="attempts")
+            yield RuleResult(RULE, subject, "ok", used, limit, chain.terms, mark, unit="attempts")
             continue
         where = env.max_retry_amplification.mark
         options = [
@@ -198,7 +201,7 @@ def retry_amplification(profile: Profile, service: Service) -> Iterator[RuleResu
             "broken",
             used,
             limit,
-            terms,
+            chain.terms(),
             mark,
             f"{chain} = {used} > {limit}",
             "retry at one layer only: " + ", or ".join(options),

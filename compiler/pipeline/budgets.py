@@ -10,13 +10,14 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import partial
 
 from compiler import cloudrun
 from compiler.diagnostics import Diagnostic, Mark, possessive
 from compiler.durations import format_duration, format_factor
-from compiler.model import Dependency, Environment, Profile, Service, Timeout
+from compiler.model import Dependency, Environment, Profile, Service, Timeout, lazy
 from compiler.pipeline.amplification import link_cycles, retry_amplification
-from compiler.pipeline.terms import Rule, RuleResult, Status, term, worst_case_terms
+from compiler.pipeline.terms import Rule, RuleResult, Status, Terms, term, worst_case_terms
 
 __all__ = ["RULES", "Rule", "RuleResult", "Status", "check_budgets", "evaluate_service", "term"]
 
@@ -28,11 +29,12 @@ def startup_total(profile: Profile, service: Service) -> Iterator[RuleResult]:
     if limit is None or env.max_total_timeout is None:
         return
     used = service.startup_total_ms
-    terms = tuple(term(t) for t in service.startup)
     mark = service.marks.get("startup", service.marks["service"])
     if used <= limit:
-        yield RuleResult("budget.startup-total", "startup chain", "ok", used, limit, terms, mark)
+        terms_of = partial(_chain_terms, service.startup)
+        yield RuleResult("budget.startup-total", "startup chain", "ok", used, limit, terms_of, mark)
         return
+    terms = _chain_terms(service.startup)
     over = used - limit
     yield RuleResult(
         "budget.startup-total",
@@ -50,10 +52,12 @@ def startup_total(profile: Profile, service: Service) -> Iterator[RuleResult]:
     )
 
 
-def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
-    """The startup budget fits Cloud Run's 240 s startup-probe window."""
-    used = service.startup_budget_ms
-    limit = cloudrun.PROBE_WINDOW_S * 1000
+def _chain_terms(timeouts: tuple[Timeout, ...]) -> Terms:
+    return tuple(term(t) for t in timeouts)
+
+
+def _budget_terms(service: Service) -> Terms:
+    """The startup chain, the cold-start buffer and the boot time, each with its place."""
     terms = [term(t) for t in service.startup]
     if service.cold_start_buffer_ms:
         buffer = f"cold_start_buffer {format_duration(service.cold_start_buffer_ms)}"
@@ -61,12 +65,21 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
         terms.append(f"{buffer} ({where})" if where else buffer)
     boot = f"boot_time {format_duration(service.boot_time_ms)}"
     terms.append(f"{boot} ({service.marks.get('boot_time') or 'default'})")
+    return tuple(terms)
+
+
+def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
+    """The startup budget fits Cloud Run's 240 s startup-probe window."""
+    used = service.startup_budget_ms
+    limit = cloudrun.PROBE_WINDOW_S * 1000
     mark = service.marks.get("startup", service.marks["service"])
     if used <= limit:
+        terms_of = partial(_budget_terms, service)
         yield RuleResult(
-            "budget.startup-probe", "startup budget", "ok", used, limit, tuple(terms), mark
+            "budget.startup-probe", "startup budget", "ok", used, limit, terms_of, mark
         )
         return
+    terms = _budget_terms(service)
     over = format_duration(used - limit)
     yield RuleResult(
         "budget.startup-probe",
@@ -74,7 +87,7 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
         "broken",
         used,
         limit,
-        tuple(terms),
+        terms,
         mark,
         f"startup budget {format_duration(used)} exceeds Cloud Run's "
         f"{cloudrun.PROBE_WINDOW_S}s startup-probe window by {over}: " + " + ".join(terms),
@@ -88,12 +101,12 @@ def shutdown(profile: Profile, service: Service) -> Iterator[RuleResult]:
         return
     used = service.shutdown_total_ms
     limit = cloudrun.SHUTDOWN_GRACE_MS
-    count = len(service.shutdown)
-    terms = tuple(f"step {i} of {count} {term(t)}" for i, t in enumerate(service.shutdown, 1))
     mark = service.marks.get("shutdown", service.marks["service"])
     if used <= limit:
-        yield RuleResult("budget.shutdown", "shutdown steps", "ok", used, limit, terms, mark)
+        terms_of = partial(_shutdown_terms, service.shutdown)
+        yield RuleResult("budget.shutdown", "shutdown steps", "ok", used, limit, terms_of, mark)
         return
+    terms = _shutdown_terms(service.shutdown)
     over = format_duration(used - limit)
     yield RuleResult(
         "budget.shutdown",
@@ -108,6 +121,10 @@ def shutdown(profile: Profile, service: Service) -> Iterator[RuleResult]:
         + " + ".join(terms),
         f"shorten the shutdown steps by {over}",
     )
+
+
+def _shutdown_terms(steps: tuple[Timeout, ...]) -> Terms:
+    return tuple(f"step {i} of {len(steps)} {term(t)}" for i, t in enumerate(steps, 1))
 
 
 # --- terms and fixes shared by the request rules ---------------------------------------
@@ -126,9 +143,14 @@ class PathCost:
     used_ms: int
     parts: tuple[tuple[Timeout, Dependency, int], ...]
 
-    @property
-    def terms(self) -> tuple[str, ...]:
+    @lazy
+    def terms(self) -> Terms:
+        """Each timeout's worst case as terms: attempts, then each delay."""
         return tuple(text for t, d, _ in self.parts for text in worst_case_terms(t, d))
+
+    def terms_of(self) -> Terms:
+        """`terms`, as a rule result asks for them."""
+        return self.terms
 
 
 def path_costs(service: Service) -> list[PathCost]:
@@ -224,6 +246,10 @@ def _hint(*options: str) -> str:
 # --- budget.dependency -----------------------------------------------------------------
 
 
+def _dependency_terms(timeout: Timeout, service: Service) -> Terms:
+    return term(timeout), request_timeout_term(service)
+
+
 def dependency_below_request(profile: Profile, service: Service) -> Iterator[RuleResult]:
     """Every timeout outside the startup chain is strictly below `request_timeout`."""
     in_startup = {t.ref for t in service.startup}
@@ -231,7 +257,6 @@ def dependency_below_request(profile: Profile, service: Service) -> Iterator[Rul
     for timeout in service.timeouts:
         if timeout.ref in in_startup:
             continue
-        terms = (term(timeout), request_timeout_term(service))
         if timeout.ms < limit:
             yield RuleResult(
                 "budget.dependency",
@@ -239,11 +264,12 @@ def dependency_below_request(profile: Profile, service: Service) -> Iterator[Rul
                 "ok",
                 timeout.ms,
                 limit,
-                terms,
+                partial(_dependency_terms, timeout, service),
                 timeout.mark,
                 strict=True,
             )
             continue
+        terms = _dependency_terms(timeout, service)
         yield RuleResult(
             "budget.dependency",
             timeout.ref,
@@ -293,7 +319,7 @@ def request_path(profile: Profile, service: Service) -> Iterator[RuleResult]:
         mark = service.marks.get(f"request_paths.{cost.name}", service.marks["service"])
         if cost.used_ms <= limit:
             yield RuleResult(
-                "budget.request-path", subject, "ok", cost.used_ms, limit, cost.terms, mark
+                "budget.request-path", subject, "ok", cost.used_ms, limit, cost.terms_of, mark
             )
             continue
         over = cost.used_ms - limit
@@ -341,7 +367,7 @@ def _callee_result(
     subject: str,
     used: int,
     limit: int,
-    terms: tuple[str, ...],
+    terms: Callable[[], Terms],
     mark: Mark,
     why: Callable[[], tuple[str, str]],
 ) -> RuleResult:
@@ -349,7 +375,7 @@ def _callee_result(
     if used <= limit:
         return RuleResult("budget.callee", subject, "ok", used, limit, terms, mark)
     message, hint = why()
-    return RuleResult("budget.callee", subject, "broken", used, limit, terms, mark, message, hint)
+    return RuleResult("budget.callee", subject, "broken", used, limit, terms(), mark, message, hint)
 
 
 def _covers_callee_path(
@@ -371,8 +397,12 @@ def _covers_callee_path(
             return message, shorten
         return message, _hint(raise_timeout(timeout, profile.environment, used), shorten)
 
-    terms = (term(timeout), *(f"{target.name} {t}" for t in longest.terms))
+    terms = partial(_covers_terms, timeout, target, longest)
     return _callee_result(f"{timeout.ref} covers {target.name}", used, limit, terms, mark, why)
+
+
+def _covers_terms(timeout: Timeout, target: Service, longest: PathCost) -> Terms:
+    return term(timeout), *(f"{target.name} {t}" for t in longest.terms)
 
 
 def _within_callee_request(
@@ -392,9 +422,13 @@ def _within_callee_request(
             raise_request_timeout(target, used, f"{possessive(target.name)} "),
         )
 
-    terms = (term(timeout), f"{target.name} {request_timeout_term(target)}")
+    terms = partial(_within_terms, timeout, target)
     subject = f"{timeout.ref} within {target.name} request_timeout"
     return _callee_result(subject, used, limit, terms, mark, why)
+
+
+def _within_terms(timeout: Timeout, target: Service) -> Terms:
+    return term(timeout), f"{target.name} {request_timeout_term(target)}"
 
 
 RULES: dict[str, Rule] = {
