@@ -57,6 +57,7 @@ def resolve_profile(merged: MergedProfile) -> Profile:
     return _Resolver(merged).resolve()
 
 
+@lru_cache(maxsize=4096)  # pure; a platform repeats the same few dependency names
 def class_name(dependency: str) -> str:
     """The dataclass of a dependency in timeouts.py: `agent_supervisor` -> `AgentSupervisor...`."""
     return "".join(part.capitalize() for part in dependency.split("_")) + "Timeouts"
@@ -67,6 +68,7 @@ class _Resolver:
         self.merged = merged
         self.errors: list[Diagnostic] = []
         self._scaled: dict[int, tuple[Fraction, int]] = {}
+        self._buffer_ms: int | None = None
 
     def fail(self, path: Path, message: str, hint: str = "", *, key: bool = False) -> None:
         mark = self.merged.key_mark(path) if key else self.merged.mark(path)
@@ -196,9 +198,7 @@ class _Resolver:
         by_ref = {t.ref: t for d in dependencies for t in d.timeouts}
         startup = self.chain((*root, "startup"), data.get("startup") or [], by_ref)
         shutdown = self.chain((*root, "shutdown"), data.get("shutdown") or [], by_ref)
-        settings = resolve_settings(
-            self.merged, name, lambda path, message: self.fail(path, message)
-        )
+        settings = resolve_settings(self.merged, name, data, self.fail)
         paths = {
             path_name: self.chain((*root, "request_paths", path_name), refs or [], by_ref)
             for path_name, refs in (data.get("request_paths") or {}).items()
@@ -210,7 +210,8 @@ class _Resolver:
         probe = cloudrun.startup_probe(total + buffer_ms + settings.boot_time_ms)
         if len(self.errors) > before:
             return None
-        marks = {key: self.merged.mark((*root, key)) for key in data}
+        mark = self.merged.mark
+        marks = {key: mark((*root, key)) for key in data}
         marks["service"] = self.merged.key_mark(root)
         for path_name in paths:
             marks[f"request_paths.{path_name}"] = self.merged.key_mark(
@@ -257,8 +258,10 @@ class _Resolver:
             return ""
 
     def cold_start_buffer(self) -> int:
-        text = _get(self.merged.data, ("platform", "cold_start_buffer"))
-        return parse_duration_ms(text) if text else 0
+        if self._buffer_ms is None:  # one platform setting: read once per profile
+            text = _get(self.merged.data, ("platform", "cold_start_buffer"))
+            self._buffer_ms = parse_duration_ms(text) if text else 0
+        return self._buffer_ms
 
     def dependencies(
         self, root: Path, data: dict[str, Any], env: Environment, all_services: dict[str, Any]
@@ -268,9 +271,15 @@ class _Resolver:
             dep = dep or {}
             path: Path = (*root, "dependencies", dep_name)
             self.check_identifier(path, dep_name, "dependency")
+            found = dep.get("timeouts") or {}
+            at = (*path, "timeouts")
             timeouts = tuple(
-                self.timeout(dep_name, name, (*path, "timeouts", name), env)
-                for name in (dep.get("timeouts") or {})
+                self.timeout(dep_name, name, (*at, name), env, raw)
+                for name, raw in (
+                    found.items()
+                    if isinstance(found, dict)
+                    else ((name, _get(self.merged.data, (*at, name))) for name in found)
+                )
             )
             callee = dep.get("service")
             if callee is not None and callee not in all_services:
@@ -285,12 +294,12 @@ class _Resolver:
                     (*path, "service"),
                     f"service '{callee}' cannot call itself (profile '{self.merged.name}')",
                 )
-            marks = {key: self.merged.mark((*path, key)) for key in dep}
+            mark = self.merged.mark
+            marks = {key: mark((*path, key)) for key in dep}
             initial_ms, max_ms, multiplier = self.backoff((*path, "backoff"), dep.get("backoff"))
             if isinstance(dep.get("backoff"), dict):
                 marks.update(
-                    (f"backoff.{key}", self.merged.mark((*path, "backoff", key)))
-                    for key in dep["backoff"]
+                    (f"backoff.{key}", mark((*path, "backoff", key))) for key in dep["backoff"]
                 )
             result.append(
                 Dependency(
@@ -330,9 +339,11 @@ class _Resolver:
             )
         return initial_ms, max_ms, multiplier
 
-    def timeout(self, dependency: str, name: str, path: Path, env: Environment) -> Timeout:
+    def timeout(
+        self, dependency: str, name: str, path: Path, env: Environment, raw: Any
+    ) -> Timeout:
+        """The timeout `raw` at `path`: scaled, margined and capped, or pinned."""
         self.check_identifier(path, name, "timeout")
-        raw = _get(self.merged.data, path)
         mark = self.merged.mark(path)
         if isinstance(raw, dict):
             pin = self.operand((*path, "fixed"), "fixed")
@@ -369,21 +380,24 @@ class _Resolver:
     def chain(self, path: Path, refs: list[str], by_ref: dict[str, Timeout]) -> tuple[Timeout, ...]:
         resolved = []
         seen: set[str] = set()
-        where = CHAINS.get(str(path[-1]), f"request path '{path[-1]}'")
-        where += f" of service '{path[1]}' in profile '{self.merged.name}'"
         for index, ref in enumerate(refs):
             if ref not in by_ref:
                 self.fail(
                     (*path, index),
-                    f"unknown timeout '{ref}' in {where}",
+                    f"unknown timeout '{ref}' in {self.chain_name(path)}",
                     did_you_mean(ref, by_ref) or "name a dependency.timeout pair that exists",
                 )
             elif ref in seen and path[-1] in CHAINS:  # a request may call a dependency twice
-                self.fail((*path, index), f"'{ref}' appears twice in {where}")
+                self.fail((*path, index), f"'{ref}' appears twice in {self.chain_name(path)}")
             else:
                 seen.add(ref)
                 resolved.append(by_ref[ref])
         return tuple(resolved)
+
+    def chain_name(self, path: Path) -> str:
+        """`the startup chain of service 'api' in profile 'staging'`, for a message."""
+        where = CHAINS.get(str(path[-1]), f"request path '{path[-1]}'")
+        return f"{where} of service '{path[1]}' in profile '{self.merged.name}'"
 
     def check_identifier(self, path: Path, name: str, kind: str) -> None:
         problem = identifier_problem(name, kind)
@@ -406,18 +420,21 @@ class _Resolver:
                     f"{class_name(dep.name)} in timeouts.py",
                     key=True,
                 )
-            named = [(t.env_name, t.ref, (*path, "timeouts", t.name)) for t in dep.timeouts]
-            named += [
-                (var.name, f"{dep.name}.retries", (*path, "retries")) for var in dep.retry_env
+            named: list[tuple[str, str, str | None]] = [
+                (t.env_name, t.ref, t.name) for t in dep.timeouts
             ]
-            reserved: set[Path] = set()
-            for env_name, what, where in named:
+            named += [(var.name, f"{dep.name}.retries", None) for var in dep.retry_env]
+            reserved: set[str | None] = set()
+            for env_name, what, timeout in named:
                 reason = cloudrun.reserved_env_reason(env_name)
-                if reason and where not in reserved:
-                    reserved.add(where)  # one error per line, not one per retry variable
+                owner = owners.setdefault(env_name, what)
+                if not reason and owner == what:
+                    continue
+                where = (*path, "retries") if timeout is None else (*path, "timeouts", timeout)
+                if reason and timeout not in reserved:
+                    reserved.add(timeout)  # one error per line, not one per retry variable
                     message = f"env var {env_name} of {what}: {reason}"
                     self.fail(where, message, "rename the dependency", key=True)
-                owner = owners.setdefault(env_name, what)
                 if owner != what:
                     self.fail(
                         where,
