@@ -174,7 +174,9 @@ def _fewer_retries(chain: Chain, limit: int) -> list[str]:
     return options
 
 
-def retry_amplification(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def retry_amplification(
+    profile: Profile, service: Service, passing: bool = True
+) -> Iterator[RuleResult]:
     """Along every chain of links from `service`, attempts multiply to at most the limit."""
     if _walk_of(profile).cycles:  # no chain has a product then: `link_cycles` reports them
         return
@@ -186,7 +188,10 @@ def retry_amplification(profile: Profile, service: Service) -> Iterator[RuleResu
         mark = first.marks.get("service", service.marks["service"])
         used = chain.product
         if used <= limit:
-            yield RuleResult(RULE, subject, "ok", used, limit, chain.terms, mark, unit="attempts")
+            if passing:
+                yield RuleResult(
+                    RULE, subject, "ok", used, limit, chain.terms, mark, unit="attempts"
+                )
             continue
         where = env.max_retry_amplification.mark
         options = [

@@ -1,7 +1,9 @@
 """Timeout budgets: rules over a resolved profile that no single value can break alone.
 
 Each rule yields one `RuleResult` per thing it checks (ok or broken); `explain` and
-`diff` read the results and their margins, `check_budgets` turns broken ones into errors.
+`diff` read the results and their margins. `check_budgets` asks each rule for its broken
+checks only (`passing=False`: most pass, and a passing one is then not even made) and
+turns them into errors.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from compiler.pipeline.terms import Rule, RuleResult, Status, Terms, term, worst
 __all__ = ["RULES", "Rule", "RuleResult", "Status", "check_budgets", "evaluate_service", "term"]
 
 
-def startup_total(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def startup_total(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """The startup chain's sum is at most `max_total_timeout`."""
     env = profile.environment
     limit = env.max_total_timeout_ms
@@ -31,8 +33,11 @@ def startup_total(profile: Profile, service: Service) -> Iterator[RuleResult]:
     used = service.startup_total_ms
     mark = service.marks.get("startup", service.marks["service"])
     if used <= limit:
-        terms_of = partial(_chain_terms, service.startup)
-        yield RuleResult("budget.startup-total", "startup chain", "ok", used, limit, terms_of, mark)
+        if passing:
+            terms_of = partial(_chain_terms, service.startup)
+            yield RuleResult(
+                "budget.startup-total", "startup chain", "ok", used, limit, terms_of, mark
+            )
         return
     terms = _chain_terms(service.startup)
     over = used - limit
@@ -68,16 +73,17 @@ def _budget_terms(service: Service) -> Terms:
     return tuple(terms)
 
 
-def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def startup_probe(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """The startup budget fits Cloud Run's 240 s startup-probe window."""
     used = service.startup_budget_ms
     limit = cloudrun.PROBE_WINDOW_S * 1000
     mark = service.marks.get("startup", service.marks["service"])
     if used <= limit:
-        terms_of = partial(_budget_terms, service)
-        yield RuleResult(
-            "budget.startup-probe", "startup budget", "ok", used, limit, terms_of, mark
-        )
+        if passing:
+            terms_of = partial(_budget_terms, service)
+            yield RuleResult(
+                "budget.startup-probe", "startup budget", "ok", used, limit, terms_of, mark
+            )
         return
     terms = _budget_terms(service)
     over = format_duration(used - limit)
@@ -95,7 +101,7 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
     )
 
 
-def shutdown(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def shutdown(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """The shutdown steps fit the 10 s Cloud Run leaves between SIGTERM and SIGKILL."""
     if not service.shutdown:
         return
@@ -103,8 +109,9 @@ def shutdown(profile: Profile, service: Service) -> Iterator[RuleResult]:
     limit = cloudrun.SHUTDOWN_GRACE_MS
     mark = service.marks.get("shutdown", service.marks["service"])
     if used <= limit:
-        terms_of = partial(_shutdown_terms, service.shutdown)
-        yield RuleResult("budget.shutdown", "shutdown steps", "ok", used, limit, terms_of, mark)
+        if passing:
+            terms_of = partial(_shutdown_terms, service.shutdown)
+            yield RuleResult("budget.shutdown", "shutdown steps", "ok", used, limit, terms_of, mark)
         return
     terms = _shutdown_terms(service.shutdown)
     over = format_duration(used - limit)
@@ -250,7 +257,9 @@ def _dependency_terms(timeout: Timeout, service: Service) -> Terms:
     return term(timeout), request_timeout_term(service)
 
 
-def dependency_below_request(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def dependency_below_request(
+    profile: Profile, service: Service, passing: bool = True
+) -> Iterator[RuleResult]:
     """Every timeout outside the startup chain is strictly below `request_timeout`."""
     in_startup = {t.ref for t in service.startup}
     limit = service.request_timeout_ms
@@ -258,6 +267,8 @@ def dependency_below_request(profile: Profile, service: Service) -> Iterator[Rul
         if timeout.ref in in_startup:
             continue
         if timeout.ms < limit:
+            if not passing:
+                continue
             yield RuleResult(
                 "budget.dependency",
                 timeout.ref,
@@ -311,13 +322,15 @@ def _fewer_retries(cost: PathCost, over_ms: int) -> list[str]:
     return options
 
 
-def request_path(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def request_path(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """Each request path's summed worst case is at most `request_timeout`."""
     limit = service.request_timeout_ms
     for cost in path_costs(service):
         subject = f"request path {cost.name}"
         mark = service.marks.get(f"request_paths.{cost.name}", service.marks["service"])
         if cost.used_ms <= limit:
+            if not passing:
+                continue
             yield RuleResult(
                 "budget.request-path", subject, "ok", cost.used_ms, limit, cost.terms_of, mark
             )
@@ -347,7 +360,7 @@ def request_path(profile: Profile, service: Service) -> Iterator[RuleResult]:
 # --- budget.callee ---------------------------------------------------------------------
 
 
-def callee(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def callee(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """A caller waits at least as long as its callee's longest path, at most its request."""
     services = profile.services_by_name
     for dependency in service.dependencies:
@@ -358,9 +371,10 @@ def callee(profile: Profile, service: Service) -> Iterator[RuleResult]:
         costs = path_costs(target)
         longest = max(costs, key=lambda c: c.used_ms) if costs else None
         for timeout in dependency.timeouts:
-            if longest is not None:
+            if longest is not None and (passing or longest.used_ms > timeout.ms):
                 yield _covers_callee_path(profile, timeout, target, longest, mark)
-            yield _within_callee_request(profile, timeout, target, mark)
+            if passing or timeout.ms > target.request_timeout_ms:
+                yield _within_callee_request(profile, timeout, target, mark)
 
 
 def _callee_result(
@@ -456,12 +470,12 @@ def evaluate_service(profile: Profile, service: Service) -> tuple[RuleResult, ..
 
 def check_budgets(profile: Profile) -> list[Diagnostic]:
     """Every broken, not allowed rule of every service of `profile`, as diagnostics."""
-    found = []
+    found: list[Diagnostic] = []
     for service in profile.services:
-        for result in evaluate_service(profile, service):
-            if result.status != "broken":
+        for rule_id, rule in RULES.items():
+            if service.allow.get(rule_id, ""):  # allowed: `evaluate_service` marks them so
                 continue
-            found.append(
+            found.extend(
                 Diagnostic(
                     result.mark,
                     f"{result.rule}: profile '{profile.name}', service '{service.name}': "
@@ -469,5 +483,6 @@ def check_budgets(profile: Profile) -> list[Diagnostic]:
                     result.hint,
                     rule=result.rule,
                 )
+                for result in rule(profile, service, passing=False)
             )
     return found + link_cycles(profile)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from compiler.diagnostics import Mark
 from compiler.durations import format_seconds
@@ -52,7 +52,12 @@ class RuleResult:
         return terms if isinstance(terms, tuple) else terms()
 
 
-Rule = Callable[[Profile, Service], Iterator[RuleResult]]
+class Rule(Protocol):
+    """A budget rule: one result per check; only the broken ones unless `passing`."""
+
+    def __call__(
+        self, profile: Profile, service: Service, passing: bool = True
+    ) -> Iterator[RuleResult]: ...
 
 
 def term(timeout: Timeout) -> str:
