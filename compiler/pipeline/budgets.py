@@ -160,16 +160,24 @@ class PathCost:
         return self.terms
 
 
-def path_costs(service: Service) -> list[PathCost]:
-    """The worst case of every request path of `service`, in declaration order."""
+def path_cost(service: Service, name: str) -> PathCost:
+    """The worst case of the request path `name` of `service`, part by part.
+
+    Its total is `service.request_path_worst_ms[name]`: a rule that only needs the total
+    reads that, and makes the parts only for a path it reports.
+    """
     by_name = service.dependencies_by_name
-    costs = []
-    for name, timeouts in service.request_paths.items():
-        parts = tuple(
-            (t, by_name[t.dependency], worst_case_ms(t, by_name[t.dependency])) for t in timeouts
-        )
-        costs.append(PathCost(name, sum(p[2] for p in parts), parts))
-    return costs
+    parts = tuple(
+        (t, by_name[t.dependency], worst_case_ms(t, by_name[t.dependency]))
+        for t in service.request_paths[name]
+    )
+    return PathCost(name, sum(p[2] for p in parts), parts)
+
+
+def longest_path(service: Service) -> str | None:
+    """The request path of `service` with the largest worst case (the first of equals)."""
+    worst = service.request_path_worst_ms
+    return max(worst, key=worst.__getitem__) if worst else None
 
 
 def request_timeout_term(service: Service) -> str:
@@ -325,12 +333,13 @@ def _fewer_retries(cost: PathCost, over_ms: int) -> list[str]:
 def request_path(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """Each request path's summed worst case is at most `request_timeout`."""
     limit = service.request_timeout_ms
-    for cost in path_costs(service):
+    for name, used in service.request_path_worst_ms.items():
+        if used <= limit and not passing:
+            continue
+        cost = path_cost(service, name)
         subject = f"request path {cost.name}"
         mark = service.marks.get(f"request_paths.{cost.name}", service.marks["service"])
         if cost.used_ms <= limit:
-            if not passing:
-                continue
             yield RuleResult(
                 "budget.request-path", subject, "ok", cost.used_ms, limit, cost.terms_of, mark
             )
@@ -368,11 +377,14 @@ def callee(profile: Profile, service: Service, passing: bool = True) -> Iterator
             continue
         target = services[dependency.service]
         mark = dependency.marks.get("service", service.marks["service"])
-        costs = path_costs(target)
-        longest = max(costs, key=lambda c: c.used_ms) if costs else None
+        longest = longest_path(target)
+        cost: PathCost | None = None
         for timeout in dependency.timeouts:
-            if longest is not None and (passing or longest.used_ms > timeout.ms):
-                yield _covers_callee_path(profile, timeout, target, longest, mark)
+            if longest is not None and (
+                passing or target.request_path_worst_ms[longest] > timeout.ms
+            ):
+                cost = cost or path_cost(target, longest)
+                yield _covers_callee_path(profile, timeout, target, cost, mark)
             if passing or timeout.ms > target.request_timeout_ms:
                 yield _within_callee_request(profile, timeout, target, mark)
 
