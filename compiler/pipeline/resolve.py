@@ -69,6 +69,7 @@ class _Resolver:
         self.errors: list[Diagnostic] = []
         self._scaled: dict[int, tuple[Fraction, int]] = {}
         self._buffer_ms: int | None = None
+        self._clean_names: set[tuple[tuple[str, tuple[str, ...], bool, bool], ...]] = set()
 
     def fail(self, path: Path, message: str, hint: str = "", *, key: bool = False) -> None:
         mark = self.merged.key_mark(path) if key else self.merged.mark(path)
@@ -405,6 +406,23 @@ class _Resolver:
             self.fail(path, *problem, key=True)
 
     def check_env_names(self, root: Path, dependencies: tuple[Dependency, ...]) -> None:
+        """No two names of a service's timeouts.py or env clash; none is Cloud Run's.
+
+        What decides it is the names alone (and which retry variables a dependency has):
+        services of one profile that share them are checked once.
+        """
+        names = tuple(
+            (d.name, tuple(t.name for t in d.timeouts), bool(d.retries), d.backoff_max_ms is None)
+            for d in dependencies
+        )
+        if names in self._clean_names:
+            return
+        before = len(self.errors)
+        self._check_env_names(root, dependencies)
+        if len(self.errors) == before:
+            self._clean_names.add(names)
+
+    def _check_env_names(self, root: Path, dependencies: tuple[Dependency, ...]) -> None:
         owners: dict[str, str] = {
             STARTUP_TOTAL_ENV: "the startup total",
             SHUTDOWN_TOTAL_ENV: "the shutdown total",
