@@ -67,7 +67,7 @@ class _Resolver:
     def __init__(self, merged: MergedProfile) -> None:
         self.merged = merged
         self.errors: list[Diagnostic] = []
-        self._scaled: dict[int, tuple[Fraction, int]] = {}
+        self._scaled: dict[str, tuple[int, Fraction, int, bool]] = {}
         self._buffer_ms: int | None = None
         self._clean_names: set[tuple[tuple[str, tuple[str, ...], bool, bool], ...]] = set()
 
@@ -359,24 +359,28 @@ class _Resolver:
                     "lower the pin or raise max_timeout",
                 )
             return Timeout(dependency, name, ms, ms, True, False, Fraction(ms), (pin,), mark)
-        base = Operand("base", _text(raw), mark)  # = self.operand(path, "base"), looked up once
-        base_ms = parse_duration_ms(base.text)
-        exact, ms = self.scaled(base_ms, env)
+        text = raw if type(raw) is str else _text(raw)
+        known = self._scaled.get(text)
+        if known is None:
+            known = self._scaled[text] = self.scaled(text, env)
+        base_ms, exact, ms, capped = known
+        base = Operand("base", text, mark)  # = self.operand(path, "base"), looked up once
         operands: tuple[Operand, ...] = (base, env.multiplier, env.margin)
-        capped = env.max_timeout_ms is not None and ms > env.max_timeout_ms
         if capped:
-            assert env.max_timeout_ms is not None and env.max_timeout is not None
-            ms = env.max_timeout_ms
+            assert env.max_timeout is not None
             operands = (*operands, env.max_timeout)
         return Timeout(dependency, name, ms, base_ms, False, capped, exact, operands, mark)
 
-    def scaled(self, base_ms: int, env: Environment) -> tuple[Fraction, int]:
-        """`base_ms` times the profile's factors: exact, and rounded up; once per distinct base."""
-        known = self._scaled.get(base_ms)
-        if known is None:
-            exact = base_ms * (env.multiplier_value * env.margin_value)
-            known = self._scaled[base_ms] = (exact, -(-exact.numerator // exact.denominator))
-        return known
+    def scaled(self, text: str, env: Environment) -> tuple[int, Fraction, int, bool]:
+        """(base ms, exact product, ms, capped) of the duration `text` in this profile:
+        scaled by its factors exactly, rounded up, capped; once per distinct text."""
+        base_ms = parse_duration_ms(text)
+        exact = base_ms * (env.multiplier_value * env.margin_value)
+        ms = -(-exact.numerator // exact.denominator)
+        cap = env.max_timeout_ms
+        if cap is not None and ms > cap:
+            return base_ms, exact, cap, True
+        return base_ms, exact, ms, False
 
     def chain(self, path: Path, refs: list[str], by_ref: dict[str, Timeout]) -> tuple[Timeout, ...]:
         resolved = []
