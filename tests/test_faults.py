@@ -186,33 +186,15 @@ def test_a_chmod_read_only_out_is_a_clear_error(built: Path, run: Run) -> None:
     _assert_unchanged_and_recovers(built, before, run)
 
 
-class _FullDisk:
-    """A file object whose writes fail as on a full disk."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __enter__(self) -> _FullDisk:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
-
-    def write(self, data: bytes) -> int:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
 def test_a_full_disk_is_a_clear_error(
     built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_fdopen = os.fdopen
-
-    def full_disk_fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        return _FullDisk(fd) if "w" in mode else real_fdopen(fd, mode, *args, **kwargs)
+    def full_disk_write(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     before = tree_bytes(built / "out")
     with monkeypatch.context() as patch:
-        patch.setattr(os, "fdopen", full_disk_fdopen)
+        patch.setattr(os, "write", full_disk_write)
         result = run("build", "--root", built)
     assert result.exit_code == 2
     assert result.stderr == (
