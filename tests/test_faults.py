@@ -611,3 +611,28 @@ def test_something_named_like_a_temporary_is_reported_and_kept(
         assert result.stderr == expected
     assert tree_bytes(built / "out") == before
     assert os.path.lexists(place)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_command_line_loads_is_one_line_not_a_traceback(
+    signum: int, code: int
+) -> None:
+    """Ctrl-C in the first milliseconds, before any command runs: exit 128 + signal."""
+    probe = (
+        "import builtins, os, sys\n"
+        "import compiler.cli\n"
+        "real = builtins.__import__\n"
+        "def loading(name, *args, **kwargs):\n"
+        "    if name == 'compiler.cli.main':\n"
+        f"        os.kill(os.getpid(), {int(signum)})\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = loading\n"
+        "sys.argv = ['timeoutc', '--help']\n"
+        "compiler.cli.main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert result.returncode == code
+    assert result.stderr == f"timeoutc: interrupted by {signal.Signals(signum).name}\n"
+    assert result.stdout == ""
