@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from compiler.diagnostics import Mark
 from compiler.durations import format_factor, format_seconds
@@ -18,6 +19,8 @@ from compiler.retries import (
     worst_case_ms,
 )
 
+T = TypeVar("T")
+C = TypeVar("C", bound=type)
 STARTUP_TOTAL_ENV = "STARTUP_TOTAL_TIMEOUT_S"
 EnvKind = Literal["seconds", "count", "factor", "text"]
 _PY_TYPES: dict[str, str] = {
@@ -28,6 +31,61 @@ _PY_TYPES: dict[str, str] = {
 }
 
 
+class lazy(cached_property[T], Generic[T]):
+    """`cached_property` without its lock: computed on first read, then a plain attribute.
+
+    Python 3.11's `cached_property` takes a lock on every first read, which costs more than
+    most of the model's values do to compute; a frozen, immutable value needs no lock (two
+    threads at worst compute the same value twice). Templates see it as a property.
+    """
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> lazy[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> T | lazy[T]:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.attrname] = value  # type: ignore[index]
+        return value
+
+
+def filled_at_once(cls: C) -> C:
+    """A frozen dataclass whose `__init__` fills the instance's `__dict__` in one step.
+
+    The `__init__` that dataclasses writes for a frozen class calls `object.__setattr__`
+    once per field: for the tens of thousands of timeouts of a large platform, that is
+    most of what building the model costs. This one takes the same arguments, with the
+    same defaults and default factories, and stores them at once.
+    """
+    fields = dataclasses.fields(cls)
+    assert not hasattr(cls, "__post_init__") and all(f.init for f in fields)
+    original = vars(cls)["__init__"]
+    defaults = original.__defaults__ or ()
+    names = [f.name for f in fields]
+    first_default = len(names) - len(defaults)
+    params = [n if i < first_default else f"{n}=_d{i}" for i, n in enumerate(names)]
+    scope: dict[str, Any] = {f"_d{i + first_default}": d for i, d in enumerate(defaults)}
+    body = []
+    for f in fields:
+        if f.default_factory is not dataclasses.MISSING:
+            scope[f"_f_{f.name}"] = f.default_factory
+            body.append(f"    if {f.name} is _d{names.index(f.name)}: {f.name} = _f_{f.name}()")
+    body.append(f"    self.__dict__.update({', '.join(f'{n}={n}' for n in names)})")
+    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body)
+    exec(source, scope)  # field names only, as dataclasses itself writes `__init__`
+    init = scope["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = original.__doc__
+    # mypy refuses `cls.__init__ = init`
+    setattr(cls, "__init__", init)  # noqa: B010
+    return cls
+
+
+@filled_at_once
 @dataclass(frozen=True)
 class EnvVar:
     """One environment variable of a service: its name, its text, and what kind of value."""
@@ -63,6 +121,7 @@ class EnvVar:
 SHUTDOWN_TOTAL_ENV = "SHUTDOWN_TOTAL_TIMEOUT_S"
 
 
+@filled_at_once
 @dataclass(frozen=True)
 class Operand:
     """One input of a computation: what it is, its text as written, and where."""
@@ -76,6 +135,7 @@ class Operand:
         return f"{self.role} {self.text} ({where})"
 
 
+@filled_at_once
 @dataclass(frozen=True)
 class Timeout:
     """One resolved timeout of one dependency, in integer milliseconds."""
@@ -90,22 +150,23 @@ class Timeout:
     operands: tuple[Operand, ...]
     mark: Mark
 
-    @cached_property
+    @lazy
     def ref(self) -> str:
         """`database.connect`."""
         return f"{self.dependency}.{self.name}"
 
-    @cached_property
+    @lazy
     def env_name(self) -> str:
         """`DATABASE_CONNECT_TIMEOUT_S`."""
         return f"{self.dependency}_{self.name}_TIMEOUT_S".upper()
 
-    @cached_property
+    @lazy
     def seconds(self) -> str:
         """Exact decimal seconds: `3.0`, `1.155`."""
         return format_seconds(self.ms)
 
 
+@filled_at_once
 @dataclass(frozen=True)
 class Dependency:
     """A dependency of a service: its timeouts and how it is retried."""
@@ -125,7 +186,7 @@ class Dependency:
         """The first attempt and every retry."""
         return self.retries + 1
 
-    @cached_property
+    @lazy
     def delays_ms(self) -> tuple[int, ...]:
         """The delay before each retry, in milliseconds: `(100, 200, 250)`."""
         return backoff_delays_ms(
@@ -141,12 +202,12 @@ class Dependency:
         """`(r + 1) * t + d1 + ... + dr` for one of this dependency's timeouts."""
         return worst_case_ms(timeout.ms, self.delays_ms)
 
-    @cached_property
+    @lazy
     def env_prefix(self) -> str:
         """`AUTH`: the start of this dependency's retry env var names."""
         return self.name.upper()
 
-    @cached_property
+    @lazy
     def retry_env(self) -> tuple[EnvVar, ...]:
         """`<DEP>_RETRIES`, `<DEP>_BACKOFF_*`; none when the dependency is not retried."""
         if not self.retries:
@@ -165,6 +226,7 @@ class Dependency:
         return tuple(found)
 
 
+@filled_at_once
 @dataclass(frozen=True)
 class StartupProbe:
     """Cloud Run startup probe settings derived from the startup budget."""
@@ -185,6 +247,7 @@ class StartupProbe:
         return self.initial_delay_s + (self.failure_threshold - 1) * self.period_s
 
 
+@filled_at_once
 @dataclass(frozen=True)
 class LivenessProbe:
     """Cloud Run liveness probe settings, in whole seconds."""
@@ -194,6 +257,7 @@ class LivenessProbe:
     failure_threshold: int = 3
 
 
+@filled_at_once
 @dataclass(frozen=True)
 class CloudRunSettings:
     """The Cloud Run settings of one service: its own value, else the platform's, else unset.
@@ -219,6 +283,7 @@ class CloudRunSettings:
         return tuple((name, str(value).lower()) for name, value in pairs if value is not None)
 
 
+@filled_at_once
 @dataclass(frozen=True)
 class Service:
     """One service of one concrete profile, fully resolved."""
@@ -258,12 +323,12 @@ class Service:
         """Cloud Run's `timeoutSeconds`."""
         return self.request_timeout_ms // 1000
 
-    @cached_property
+    @lazy
     def timeouts(self) -> tuple[Timeout, ...]:
         """Every timeout of every dependency, in declaration order."""
         return tuple(t for d in self.dependencies for t in d.timeouts)
 
-    @cached_property
+    @lazy
     def env_vars(self) -> tuple[EnvVar, ...]:
         """The environment variables, sorted by name: timeouts in exact seconds, retries."""
         found = [EnvVar(t.env_name, t.seconds) for t in self.timeouts]
@@ -273,22 +338,22 @@ class Service:
         found += [var for d in self.dependencies for var in d.retry_env]
         return tuple(sorted(found, key=lambda var: var.name))
 
-    @cached_property
+    @lazy
     def env(self) -> tuple[tuple[str, str], ...]:
         """The environment variables as (name, text), sorted by name."""
         return tuple((var.name, var.text) for var in self.env_vars)
 
-    @cached_property
+    @lazy
     def dependencies_by_name(self) -> dict[str, Dependency]:
         """The dependencies by name."""
         return {d.name: d for d in self.dependencies}
 
-    @cached_property
+    @lazy
     def retried(self) -> tuple[Dependency, ...]:
         """The dependencies that are retried, in declaration order."""
         return tuple(d for d in self.dependencies if d.retries)
 
-    @cached_property
+    @lazy
     def request_path_worst_ms(self) -> dict[str, int]:
         """Each request path's worst case: the sum of its timeouts' worst cases."""
         by_name = self.dependencies_by_name
@@ -346,7 +411,7 @@ class Profile:
     platform: Platform
     services: tuple[Service, ...]
 
-    @cached_property
+    @lazy
     def services_by_name(self) -> dict[str, Service]:
         """The services by name, for rules that follow a callee."""
         return {service.name: service for service in self.services}

@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
 
 from compiler.diagnostics import Diagnostic, Mark, plural, possessive
-from compiler.model import Dependency, Profile, Service
+from compiler.model import Dependency, Profile, Service, lazy
 from compiler.pipeline.terms import RuleResult
 
 RULE = "budget.retry-amplification"
@@ -44,7 +43,7 @@ class Hop:
         marks = self.dependency.marks
         return marks.get("retries") or marks.get("service")
 
-    @cached_property  # a hop is in the chain of every service upstream of it
+    @lazy  # a hop is in the chain of every service upstream of it
     def term(self) -> str:
         """`gateway.orders -> orders-api 3 attempts (profiles/base.yaml:14:18)`."""
         return (
@@ -67,6 +66,10 @@ class Chain:
     def of(cls, hops: tuple[Hop, ...]) -> Chain:
         """The chain of `hops`, its product multiplied out."""
         return cls(hops, math.prod(hop.attempts for hop in hops))
+
+    def terms(self) -> tuple[str, ...]:
+        """Each hop as a term: `gateway.orders -> orders-api 3 attempts (...)`."""
+        return tuple(hop.term for hop in self.hops)
 
     def __str__(self) -> str:
         """`gateway -> orders-api (3 attempts, ...) -> payments (4 attempts, ...)`."""
@@ -171,7 +174,9 @@ def _fewer_retries(chain: Chain, limit: int) -> list[str]:
     return options
 
 
-def retry_amplification(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def retry_amplification(
+    profile: Profile, service: Service, passing: bool = True
+) -> Iterator[RuleResult]:
     """Along every chain of links from `service`, attempts multiply to at most the limit."""
     if _walk_of(profile).cycles:  # no chain has a product then: `link_cycles` reports them
         return
@@ -182,9 +187,11 @@ def retry_amplification(profile: Profile, service: Service) -> Iterator[RuleResu
         subject = f"chain via {first.name}"
         mark = first.marks.get("service", service.marks["service"])
         used = chain.product
-        terms = tuple(hop.term for hop in chain.hops)
         if used <= limit:
-            yield RuleResult(RULE, subject, "ok", used, limit, terms, mark, unit="attempts")
+            if passing:
+                yield RuleResult(
+                    RULE, subject, "ok", used, limit, chain.terms, mark, unit="attempts"
+                )
             continue
         where = env.max_retry_amplification.mark
         options = [
@@ -199,7 +206,7 @@ def retry_amplification(profile: Profile, service: Service) -> Iterator[RuleResu
             "broken",
             used,
             limit,
-            terms,
+            chain.terms(),
             mark,
             f"{chain} = {used} > {limit}",
             "retry at one layer only: " + ", or ".join(options),

@@ -1,7 +1,9 @@
 """Timeout budgets: rules over a resolved profile that no single value can break alone.
 
 Each rule yields one `RuleResult` per thing it checks (ok or broken); `explain` and
-`diff` read the results and their margins, `check_budgets` turns broken ones into errors.
+`diff` read the results and their margins. `check_budgets` asks each rule for its broken
+checks only (`passing=False`: most pass, and a passing one is then not even made) and
+turns them into errors.
 """
 
 from __future__ import annotations
@@ -10,29 +12,34 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import partial
 
 from compiler import cloudrun
 from compiler.diagnostics import Diagnostic, Mark, possessive
 from compiler.durations import format_duration, format_factor
-from compiler.model import Dependency, Environment, Profile, Service, Timeout
+from compiler.model import Dependency, Environment, Profile, Service, Timeout, lazy
 from compiler.pipeline.amplification import link_cycles, retry_amplification
-from compiler.pipeline.terms import Rule, RuleResult, Status, term, worst_case_terms
+from compiler.pipeline.terms import Rule, RuleResult, Status, Terms, term, worst_case_terms
 
 __all__ = ["RULES", "Rule", "RuleResult", "Status", "check_budgets", "evaluate_service", "term"]
 
 
-def startup_total(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def startup_total(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """The startup chain's sum is at most `max_total_timeout`."""
     env = profile.environment
     limit = env.max_total_timeout_ms
     if limit is None or env.max_total_timeout is None:
         return
     used = service.startup_total_ms
-    terms = tuple(term(t) for t in service.startup)
     mark = service.marks.get("startup", service.marks["service"])
     if used <= limit:
-        yield RuleResult("budget.startup-total", "startup chain", "ok", used, limit, terms, mark)
+        if passing:
+            terms_of = partial(_chain_terms, service.startup)
+            yield RuleResult(
+                "budget.startup-total", "startup chain", "ok", used, limit, terms_of, mark
+            )
         return
+    terms = _chain_terms(service.startup)
     over = used - limit
     yield RuleResult(
         "budget.startup-total",
@@ -50,10 +57,12 @@ def startup_total(profile: Profile, service: Service) -> Iterator[RuleResult]:
     )
 
 
-def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
-    """The startup budget fits Cloud Run's 240 s startup-probe window."""
-    used = service.startup_budget_ms
-    limit = cloudrun.PROBE_WINDOW_S * 1000
+def _chain_terms(timeouts: tuple[Timeout, ...]) -> Terms:
+    return tuple(term(t) for t in timeouts)
+
+
+def _budget_terms(service: Service) -> Terms:
+    """The startup chain, the cold-start buffer and the boot time, each with its place."""
     terms = [term(t) for t in service.startup]
     if service.cold_start_buffer_ms:
         buffer = f"cold_start_buffer {format_duration(service.cold_start_buffer_ms)}"
@@ -61,12 +70,22 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
         terms.append(f"{buffer} ({where})" if where else buffer)
     boot = f"boot_time {format_duration(service.boot_time_ms)}"
     terms.append(f"{boot} ({service.marks.get('boot_time') or 'default'})")
+    return tuple(terms)
+
+
+def startup_probe(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
+    """The startup budget fits Cloud Run's 240 s startup-probe window."""
+    used = service.startup_budget_ms
+    limit = cloudrun.PROBE_WINDOW_S * 1000
     mark = service.marks.get("startup", service.marks["service"])
     if used <= limit:
-        yield RuleResult(
-            "budget.startup-probe", "startup budget", "ok", used, limit, tuple(terms), mark
-        )
+        if passing:
+            terms_of = partial(_budget_terms, service)
+            yield RuleResult(
+                "budget.startup-probe", "startup budget", "ok", used, limit, terms_of, mark
+            )
         return
+    terms = _budget_terms(service)
     over = format_duration(used - limit)
     yield RuleResult(
         "budget.startup-probe",
@@ -74,7 +93,7 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
         "broken",
         used,
         limit,
-        tuple(terms),
+        terms,
         mark,
         f"startup budget {format_duration(used)} exceeds Cloud Run's "
         f"{cloudrun.PROBE_WINDOW_S}s startup-probe window by {over}: " + " + ".join(terms),
@@ -82,18 +101,19 @@ def startup_probe(profile: Profile, service: Service) -> Iterator[RuleResult]:
     )
 
 
-def shutdown(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def shutdown(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """The shutdown steps fit the 10 s Cloud Run leaves between SIGTERM and SIGKILL."""
     if not service.shutdown:
         return
     used = service.shutdown_total_ms
     limit = cloudrun.SHUTDOWN_GRACE_MS
-    count = len(service.shutdown)
-    terms = tuple(f"step {i} of {count} {term(t)}" for i, t in enumerate(service.shutdown, 1))
     mark = service.marks.get("shutdown", service.marks["service"])
     if used <= limit:
-        yield RuleResult("budget.shutdown", "shutdown steps", "ok", used, limit, terms, mark)
+        if passing:
+            terms_of = partial(_shutdown_terms, service.shutdown)
+            yield RuleResult("budget.shutdown", "shutdown steps", "ok", used, limit, terms_of, mark)
         return
+    terms = _shutdown_terms(service.shutdown)
     over = format_duration(used - limit)
     yield RuleResult(
         "budget.shutdown",
@@ -108,6 +128,10 @@ def shutdown(profile: Profile, service: Service) -> Iterator[RuleResult]:
         + " + ".join(terms),
         f"shorten the shutdown steps by {over}",
     )
+
+
+def _shutdown_terms(steps: tuple[Timeout, ...]) -> Terms:
+    return tuple(f"step {i} of {len(steps)} {term(t)}" for i, t in enumerate(steps, 1))
 
 
 # --- terms and fixes shared by the request rules ---------------------------------------
@@ -126,21 +150,34 @@ class PathCost:
     used_ms: int
     parts: tuple[tuple[Timeout, Dependency, int], ...]
 
-    @property
-    def terms(self) -> tuple[str, ...]:
+    @lazy
+    def terms(self) -> Terms:
+        """Each timeout's worst case as terms: attempts, then each delay."""
         return tuple(text for t, d, _ in self.parts for text in worst_case_terms(t, d))
 
+    def terms_of(self) -> Terms:
+        """`terms`, as a rule result asks for them."""
+        return self.terms
 
-def path_costs(service: Service) -> list[PathCost]:
-    """The worst case of every request path of `service`, in declaration order."""
+
+def path_cost(service: Service, name: str) -> PathCost:
+    """The worst case of the request path `name` of `service`, part by part.
+
+    Its total is `service.request_path_worst_ms[name]`: a rule that only needs the total
+    reads that, and makes the parts only for a path it reports.
+    """
     by_name = service.dependencies_by_name
-    costs = []
-    for name, timeouts in service.request_paths.items():
-        parts = tuple(
-            (t, by_name[t.dependency], worst_case_ms(t, by_name[t.dependency])) for t in timeouts
-        )
-        costs.append(PathCost(name, sum(p[2] for p in parts), parts))
-    return costs
+    parts = tuple(
+        (t, by_name[t.dependency], worst_case_ms(t, by_name[t.dependency]))
+        for t in service.request_paths[name]
+    )
+    return PathCost(name, sum(p[2] for p in parts), parts)
+
+
+def longest_path(service: Service) -> str | None:
+    """The request path of `service` with the largest worst case (the first of equals)."""
+    worst = service.request_path_worst_ms
+    return max(worst, key=worst.__getitem__) if worst else None
 
 
 def request_timeout_term(service: Service) -> str:
@@ -224,26 +261,34 @@ def _hint(*options: str) -> str:
 # --- budget.dependency -----------------------------------------------------------------
 
 
-def dependency_below_request(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def _dependency_terms(timeout: Timeout, service: Service) -> Terms:
+    return term(timeout), request_timeout_term(service)
+
+
+def dependency_below_request(
+    profile: Profile, service: Service, passing: bool = True
+) -> Iterator[RuleResult]:
     """Every timeout outside the startup chain is strictly below `request_timeout`."""
     in_startup = {t.ref for t in service.startup}
     limit = service.request_timeout_ms
     for timeout in service.timeouts:
         if timeout.ref in in_startup:
             continue
-        terms = (term(timeout), request_timeout_term(service))
         if timeout.ms < limit:
+            if not passing:
+                continue
             yield RuleResult(
                 "budget.dependency",
                 timeout.ref,
                 "ok",
                 timeout.ms,
                 limit,
-                terms,
+                partial(_dependency_terms, timeout, service),
                 timeout.mark,
                 strict=True,
             )
             continue
+        terms = _dependency_terms(timeout, service)
         yield RuleResult(
             "budget.dependency",
             timeout.ref,
@@ -285,15 +330,18 @@ def _fewer_retries(cost: PathCost, over_ms: int) -> list[str]:
     return options
 
 
-def request_path(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def request_path(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """Each request path's summed worst case is at most `request_timeout`."""
     limit = service.request_timeout_ms
-    for cost in path_costs(service):
+    for name, used in service.request_path_worst_ms.items():
+        if used <= limit and not passing:
+            continue
+        cost = path_cost(service, name)
         subject = f"request path {cost.name}"
         mark = service.marks.get(f"request_paths.{cost.name}", service.marks["service"])
         if cost.used_ms <= limit:
             yield RuleResult(
-                "budget.request-path", subject, "ok", cost.used_ms, limit, cost.terms, mark
+                "budget.request-path", subject, "ok", cost.used_ms, limit, cost.terms_of, mark
             )
             continue
         over = cost.used_ms - limit
@@ -321,7 +369,7 @@ def request_path(profile: Profile, service: Service) -> Iterator[RuleResult]:
 # --- budget.callee ---------------------------------------------------------------------
 
 
-def callee(profile: Profile, service: Service) -> Iterator[RuleResult]:
+def callee(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
     """A caller waits at least as long as its callee's longest path, at most its request."""
     services = profile.services_by_name
     for dependency in service.dependencies:
@@ -329,19 +377,23 @@ def callee(profile: Profile, service: Service) -> Iterator[RuleResult]:
             continue
         target = services[dependency.service]
         mark = dependency.marks.get("service", service.marks["service"])
-        costs = path_costs(target)
-        longest = max(costs, key=lambda c: c.used_ms) if costs else None
+        longest = longest_path(target)
+        cost: PathCost | None = None
         for timeout in dependency.timeouts:
-            if longest is not None:
-                yield _covers_callee_path(profile, timeout, target, longest, mark)
-            yield _within_callee_request(profile, timeout, target, mark)
+            if longest is not None and (
+                passing or target.request_path_worst_ms[longest] > timeout.ms
+            ):
+                cost = cost or path_cost(target, longest)
+                yield _covers_callee_path(profile, timeout, target, cost, mark)
+            if passing or timeout.ms > target.request_timeout_ms:
+                yield _within_callee_request(profile, timeout, target, mark)
 
 
 def _callee_result(
     subject: str,
     used: int,
     limit: int,
-    terms: tuple[str, ...],
+    terms: Callable[[], Terms],
     mark: Mark,
     why: Callable[[], tuple[str, str]],
 ) -> RuleResult:
@@ -349,7 +401,7 @@ def _callee_result(
     if used <= limit:
         return RuleResult("budget.callee", subject, "ok", used, limit, terms, mark)
     message, hint = why()
-    return RuleResult("budget.callee", subject, "broken", used, limit, terms, mark, message, hint)
+    return RuleResult("budget.callee", subject, "broken", used, limit, terms(), mark, message, hint)
 
 
 def _covers_callee_path(
@@ -371,8 +423,12 @@ def _covers_callee_path(
             return message, shorten
         return message, _hint(raise_timeout(timeout, profile.environment, used), shorten)
 
-    terms = (term(timeout), *(f"{target.name} {t}" for t in longest.terms))
+    terms = partial(_covers_terms, timeout, target, longest)
     return _callee_result(f"{timeout.ref} covers {target.name}", used, limit, terms, mark, why)
+
+
+def _covers_terms(timeout: Timeout, target: Service, longest: PathCost) -> Terms:
+    return term(timeout), *(f"{target.name} {t}" for t in longest.terms)
 
 
 def _within_callee_request(
@@ -392,9 +448,13 @@ def _within_callee_request(
             raise_request_timeout(target, used, f"{possessive(target.name)} "),
         )
 
-    terms = (term(timeout), f"{target.name} {request_timeout_term(target)}")
+    terms = partial(_within_terms, timeout, target)
     subject = f"{timeout.ref} within {target.name} request_timeout"
     return _callee_result(subject, used, limit, terms, mark, why)
+
+
+def _within_terms(timeout: Timeout, target: Service) -> Terms:
+    return term(timeout), f"{target.name} {request_timeout_term(target)}"
 
 
 RULES: dict[str, Rule] = {
@@ -422,12 +482,12 @@ def evaluate_service(profile: Profile, service: Service) -> tuple[RuleResult, ..
 
 def check_budgets(profile: Profile) -> list[Diagnostic]:
     """Every broken, not allowed rule of every service of `profile`, as diagnostics."""
-    found = []
+    found: list[Diagnostic] = []
     for service in profile.services:
-        for result in evaluate_service(profile, service):
-            if result.status != "broken":
+        for rule_id, rule in RULES.items():
+            if service.allow.get(rule_id, ""):  # allowed: `evaluate_service` marks them so
                 continue
-            found.append(
+            found.extend(
                 Diagnostic(
                     result.mark,
                     f"{result.rule}: profile '{profile.name}', service '{service.name}': "
@@ -435,5 +495,6 @@ def check_budgets(profile: Profile) -> list[Diagnostic]:
                     result.hint,
                     rule=result.rule,
                 )
+                for result in rule(profile, service, passing=False)
             )
     return found + link_cycles(profile)

@@ -43,9 +43,12 @@ class Marked:
 
     def mark(self, path: Path) -> Mark:
         """The mark of the value at `path`, or of its nearest ancestor."""
-        while path not in self.value_marks and path:
+        marks = self.value_marks
+        found = marks.get(path)  # nearly always there: one lookup
+        while found is None and path:
             path = path[:-1]
-        return self.value_marks.get(path, Mark(self.path, 1, 1))
+            found = marks.get(path)
+        return found or Mark(self.path, 1, 1)
 
     def key_mark(self, path: Path) -> Mark:
         """The mark of the key that introduces `path`, else of its value."""

@@ -131,7 +131,10 @@ class Chains:
 class Merger:
     """Merged profiles, each chain layered once: a merged profile is kept where it is
     needed again (a concrete profile, or a base with more than one child), and every
-    other one is only a step on the way, so the work is linear in the layers merged."""
+    other one is only a step on the way, so the work is linear in the layers merged.
+
+    Merged data is never changed once made: a layer copies only the mappings it changes
+    and shares every other subtree with the profile below it and with the documents."""
 
     def __init__(self, documents: Mapping[str, Document], chains: Chains) -> None:
         self.documents = documents
@@ -153,21 +156,16 @@ class Merger:
             pending.append(current)
             current = parent_of(self.documents[current])
         base = self.memo.get(current) if current is not None else None
-        data: dict[str, Any] = _plain_copy(base.data) if base else {}
+        data: dict[str, Any] = base.data if base else {}
         value_marks = dict(base.value_marks) if base else {}
         key_marks = dict(base.key_marks) if base else {}
         for depth, step in enumerate(reversed(pending)):
             document = self.documents[step]
-            _layer(data, document, value_marks, key_marks)
+            data = _layer(data, document, value_marks, key_marks)
             if step in self.keep and step != name:
                 chain = (*pending[len(pending) - 1 - depth :], *(base.chain if base else ()))
                 self.memo[step] = MergedProfile(
-                    step,
-                    document.path,
-                    chain,
-                    _plain_copy(data),
-                    dict(value_marks),
-                    dict(key_marks),
+                    step, document.path, chain, data, dict(value_marks), dict(key_marks)
                 )
         chain = (*pending, *(base.chain if base else ()))
         result = MergedProfile(name, self.documents[name].path, chain, data, value_marks, key_marks)
@@ -182,7 +180,7 @@ def merge_chain(chain: tuple[str, ...], documents: Mapping[str, Document]) -> Me
     value_marks: dict[Path, Mark] = {}
     key_marks: dict[Path, Mark] = {}
     for name in reversed(chain):
-        _layer(data, documents[name], value_marks, key_marks)
+        data = _layer(data, documents[name], value_marks, key_marks)
     leaf = documents[chain[0]]
     return MergedProfile(chain[0], leaf.path, chain, data, value_marks, key_marks)
 
@@ -192,76 +190,55 @@ def _layer(
     document: Document,
     value_marks: dict[Path, Mark],
     key_marks: dict[Path, Mark],
-) -> None:
-    """Merge one document over `data`, in place."""
+) -> dict[str, Any]:
+    """`data` with one document merged over it; `data` itself is not changed."""
     layer = {k: v for k, v in document.data.items() if k not in NOT_INHERITED}
     if data:
-        _merge_into(data, layer, (), document, value_marks, key_marks)
-    else:
-        _take_whole(data, layer, document, value_marks, key_marks)
-
-
-def _take_whole(
-    target: dict[str, Any],
-    layer: Mapping[str, Any],
-    document: Document,
-    value_marks: dict[Path, Mark],
-    key_marks: dict[Path, Mark],
-) -> None:
-    """`_merge_into` an empty target, faster: a plain copy, and the document's own marks
-    of every path below the layer's keys (the loader marked each node it made)."""
-    for key, value in layer.items():
-        target[key] = _plain_copy(value)
+        return _merged(data, layer, (), document, value_marks, key_marks)
+    # The first layer is the document itself, with the document's own marks of every
+    # path below its keys (the loader marked each node it made).
     value_marks.update((p, m) for p, m in document.value_marks.items() if p and p[0] in layer)
     key_marks.update((p, m) for p, m in document.key_marks.items() if p and p[0] in layer)
+    return layer
 
 
-def _plain_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _plain_copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain_copy(item) for item in value]
-    return value
-
-
-def _merge_into(
+def _merged(
     target: dict[str, Any],
     layer: Mapping[str, Any],
     path: Path,
     document: Document,
     value_marks: dict[Path, Mark],
     key_marks: dict[Path, Mark],
-) -> None:
+) -> dict[str, Any]:
+    """A copy of `target` with `layer` merged over it, key by key (the child winning)."""
+    merged = dict(target)
     for key, value in layer.items():
         child = (*path, key)
         key_marks[child] = document.key_marks[child]
-        old = target.get(key)
+        old = merged.get(key)
         if isinstance(old, dict) and isinstance(value, dict):
             value_marks[child] = document.value_marks[child]
-            _merge_into(old, value, child, document, value_marks, key_marks)
+            merged[key] = _merged(old, value, child, document, value_marks, key_marks)
             continue
-        target[key] = _copy(value, child, document, value_marks, key_marks)
+        _mark_all(value, child, document, value_marks, key_marks)
+        merged[key] = value
+    return merged
 
 
-def _copy(
+def _mark_all(
     value: Any,
     path: Path,
     document: Document,
     value_marks: dict[Path, Mark],
     key_marks: dict[Path, Mark],
-) -> Any:
-    """A fresh copy of `value`, recording the marks of everything in it."""
+) -> None:
+    """Record the marks of `value` and of everything in it."""
     value_marks[path] = document.value_marks[path]
     if isinstance(value, dict):
-        copied: dict[str, Any] = {}
         for key, item in value.items():
             child = (*path, key)
             key_marks[child] = document.key_marks[child]
-            copied[key] = _copy(item, child, document, value_marks, key_marks)
-        return copied
-    if isinstance(value, list):
-        return [
-            _copy(item, (*path, i), document, value_marks, key_marks)
-            for i, item in enumerate(value)
-        ]
-    return value
+            _mark_all(item, child, document, value_marks, key_marks)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _mark_all(item, (*path, i), document, value_marks, key_marks)

@@ -57,6 +57,7 @@ def resolve_profile(merged: MergedProfile) -> Profile:
     return _Resolver(merged).resolve()
 
 
+@lru_cache(maxsize=4096)  # pure; a platform repeats the same few dependency names
 def class_name(dependency: str) -> str:
     """The dataclass of a dependency in timeouts.py: `agent_supervisor` -> `AgentSupervisor...`."""
     return "".join(part.capitalize() for part in dependency.split("_")) + "Timeouts"
@@ -66,7 +67,9 @@ class _Resolver:
     def __init__(self, merged: MergedProfile) -> None:
         self.merged = merged
         self.errors: list[Diagnostic] = []
-        self._scaled: dict[int, tuple[Fraction, int]] = {}
+        self._scaled: dict[str, tuple[int, Fraction, int, bool]] = {}
+        self._buffer_ms: int | None = None
+        self._clean_names: set[tuple[tuple[str, tuple[str, ...], bool, bool], ...]] = set()
 
     def fail(self, path: Path, message: str, hint: str = "", *, key: bool = False) -> None:
         mark = self.merged.key_mark(path) if key else self.merged.mark(path)
@@ -196,9 +199,7 @@ class _Resolver:
         by_ref = {t.ref: t for d in dependencies for t in d.timeouts}
         startup = self.chain((*root, "startup"), data.get("startup") or [], by_ref)
         shutdown = self.chain((*root, "shutdown"), data.get("shutdown") or [], by_ref)
-        settings = resolve_settings(
-            self.merged, name, lambda path, message: self.fail(path, message)
-        )
+        settings = resolve_settings(self.merged, name, data, self.fail)
         paths = {
             path_name: self.chain((*root, "request_paths", path_name), refs or [], by_ref)
             for path_name, refs in (data.get("request_paths") or {}).items()
@@ -210,7 +211,8 @@ class _Resolver:
         probe = cloudrun.startup_probe(total + buffer_ms + settings.boot_time_ms)
         if len(self.errors) > before:
             return None
-        marks = {key: self.merged.mark((*root, key)) for key in data}
+        mark = self.merged.mark
+        marks = {key: mark((*root, key)) for key in data}
         marks["service"] = self.merged.key_mark(root)
         for path_name in paths:
             marks[f"request_paths.{path_name}"] = self.merged.key_mark(
@@ -257,8 +259,10 @@ class _Resolver:
             return ""
 
     def cold_start_buffer(self) -> int:
-        text = _get(self.merged.data, ("platform", "cold_start_buffer"))
-        return parse_duration_ms(text) if text else 0
+        if self._buffer_ms is None:  # one platform setting: read once per profile
+            text = _get(self.merged.data, ("platform", "cold_start_buffer"))
+            self._buffer_ms = parse_duration_ms(text) if text else 0
+        return self._buffer_ms
 
     def dependencies(
         self, root: Path, data: dict[str, Any], env: Environment, all_services: dict[str, Any]
@@ -268,9 +272,15 @@ class _Resolver:
             dep = dep or {}
             path: Path = (*root, "dependencies", dep_name)
             self.check_identifier(path, dep_name, "dependency")
+            found = dep.get("timeouts") or {}
+            at = (*path, "timeouts")
             timeouts = tuple(
-                self.timeout(dep_name, name, (*path, "timeouts", name), env)
-                for name in (dep.get("timeouts") or {})
+                self.timeout(dep_name, name, (*at, name), env, raw)
+                for name, raw in (
+                    found.items()
+                    if isinstance(found, dict)
+                    else ((name, _get(self.merged.data, (*at, name))) for name in found)
+                )
             )
             callee = dep.get("service")
             if callee is not None and callee not in all_services:
@@ -285,12 +295,12 @@ class _Resolver:
                     (*path, "service"),
                     f"service '{callee}' cannot call itself (profile '{self.merged.name}')",
                 )
-            marks = {key: self.merged.mark((*path, key)) for key in dep}
+            mark = self.merged.mark
+            marks = {key: mark((*path, key)) for key in dep}
             initial_ms, max_ms, multiplier = self.backoff((*path, "backoff"), dep.get("backoff"))
             if isinstance(dep.get("backoff"), dict):
                 marks.update(
-                    (f"backoff.{key}", self.merged.mark((*path, "backoff", key)))
-                    for key in dep["backoff"]
+                    (f"backoff.{key}", mark((*path, "backoff", key))) for key in dep["backoff"]
                 )
             result.append(
                 Dependency(
@@ -330,9 +340,11 @@ class _Resolver:
             )
         return initial_ms, max_ms, multiplier
 
-    def timeout(self, dependency: str, name: str, path: Path, env: Environment) -> Timeout:
+    def timeout(
+        self, dependency: str, name: str, path: Path, env: Environment, raw: Any
+    ) -> Timeout:
+        """The timeout `raw` at `path`: scaled, margined and capped, or pinned."""
         self.check_identifier(path, name, "timeout")
-        raw = _get(self.merged.data, path)
         mark = self.merged.mark(path)
         if isinstance(raw, dict):
             pin = self.operand((*path, "fixed"), "fixed")
@@ -347,43 +359,50 @@ class _Resolver:
                     "lower the pin or raise max_timeout",
                 )
             return Timeout(dependency, name, ms, ms, True, False, Fraction(ms), (pin,), mark)
-        base = Operand("base", _text(raw), mark)  # = self.operand(path, "base"), looked up once
-        base_ms = parse_duration_ms(base.text)
-        exact, ms = self.scaled(base_ms, env)
+        text = raw if type(raw) is str else _text(raw)
+        known = self._scaled.get(text)
+        if known is None:
+            known = self._scaled[text] = self.scaled(text, env)
+        base_ms, exact, ms, capped = known
+        base = Operand("base", text, mark)  # = self.operand(path, "base"), looked up once
         operands: tuple[Operand, ...] = (base, env.multiplier, env.margin)
-        capped = env.max_timeout_ms is not None and ms > env.max_timeout_ms
         if capped:
-            assert env.max_timeout_ms is not None and env.max_timeout is not None
-            ms = env.max_timeout_ms
+            assert env.max_timeout is not None
             operands = (*operands, env.max_timeout)
         return Timeout(dependency, name, ms, base_ms, False, capped, exact, operands, mark)
 
-    def scaled(self, base_ms: int, env: Environment) -> tuple[Fraction, int]:
-        """`base_ms` times the profile's factors: exact, and rounded up; once per distinct base."""
-        known = self._scaled.get(base_ms)
-        if known is None:
-            exact = base_ms * (env.multiplier_value * env.margin_value)
-            known = self._scaled[base_ms] = (exact, -(-exact.numerator // exact.denominator))
-        return known
+    def scaled(self, text: str, env: Environment) -> tuple[int, Fraction, int, bool]:
+        """(base ms, exact product, ms, capped) of the duration `text` in this profile:
+        scaled by its factors exactly, rounded up, capped; once per distinct text."""
+        base_ms = parse_duration_ms(text)
+        exact = base_ms * (env.multiplier_value * env.margin_value)
+        ms = -(-exact.numerator // exact.denominator)
+        cap = env.max_timeout_ms
+        if cap is not None and ms > cap:
+            return base_ms, exact, cap, True
+        return base_ms, exact, ms, False
 
     def chain(self, path: Path, refs: list[str], by_ref: dict[str, Timeout]) -> tuple[Timeout, ...]:
         resolved = []
         seen: set[str] = set()
-        where = CHAINS.get(str(path[-1]), f"request path '{path[-1]}'")
-        where += f" of service '{path[1]}' in profile '{self.merged.name}'"
         for index, ref in enumerate(refs):
             if ref not in by_ref:
                 self.fail(
                     (*path, index),
-                    f"unknown timeout '{ref}' in {where}",
+                    f"unknown timeout '{ref}' in {self.chain_name(path)}",
                     did_you_mean(ref, by_ref) or "name a dependency.timeout pair that exists",
                 )
             elif ref in seen and path[-1] in CHAINS:  # a request may call a dependency twice
-                self.fail((*path, index), f"'{ref}' appears twice in {where}")
+                self.fail((*path, index), f"'{ref}' appears twice in {self.chain_name(path)}")
             else:
                 seen.add(ref)
                 resolved.append(by_ref[ref])
         return tuple(resolved)
+
+    def chain_name(self, path: Path) -> str:
+        """`the startup chain of service 'api' in profile 'staging'`, for a message."""
+        where = CHAINS.get(str(path[-1]), f"request path '{path[-1]}'")
+        return f"{where} of service '{path[1]}' in profile '{self.merged.name}'"
 
     def check_identifier(self, path: Path, name: str, kind: str) -> None:
         problem = identifier_problem(name, kind)
@@ -391,6 +410,23 @@ class _Resolver:
             self.fail(path, *problem, key=True)
 
     def check_env_names(self, root: Path, dependencies: tuple[Dependency, ...]) -> None:
+        """No two names of a service's timeouts.py or env clash; none is Cloud Run's.
+
+        What decides it is the names alone (and which retry variables a dependency has):
+        services of one profile that share them are checked once.
+        """
+        names = tuple(
+            (d.name, tuple(t.name for t in d.timeouts), bool(d.retries), d.backoff_max_ms is None)
+            for d in dependencies
+        )
+        if names in self._clean_names:
+            return
+        before = len(self.errors)
+        self._check_env_names(root, dependencies)
+        if len(self.errors) == before:
+            self._clean_names.add(names)
+
+    def _check_env_names(self, root: Path, dependencies: tuple[Dependency, ...]) -> None:
         owners: dict[str, str] = {
             STARTUP_TOTAL_ENV: "the startup total",
             SHUTDOWN_TOTAL_ENV: "the shutdown total",
@@ -406,18 +442,21 @@ class _Resolver:
                     f"{class_name(dep.name)} in timeouts.py",
                     key=True,
                 )
-            named = [(t.env_name, t.ref, (*path, "timeouts", t.name)) for t in dep.timeouts]
-            named += [
-                (var.name, f"{dep.name}.retries", (*path, "retries")) for var in dep.retry_env
+            named: list[tuple[str, str, str | None]] = [
+                (t.env_name, t.ref, t.name) for t in dep.timeouts
             ]
-            reserved: set[Path] = set()
-            for env_name, what, where in named:
+            named += [(var.name, f"{dep.name}.retries", None) for var in dep.retry_env]
+            reserved: set[str | None] = set()
+            for env_name, what, timeout in named:
                 reason = cloudrun.reserved_env_reason(env_name)
-                if reason and where not in reserved:
-                    reserved.add(where)  # one error per line, not one per retry variable
+                owner = owners.setdefault(env_name, what)
+                if not reason and owner == what:
+                    continue
+                where = (*path, "retries") if timeout is None else (*path, "timeouts", timeout)
+                if reason and timeout not in reserved:
+                    reserved.add(timeout)  # one error per line, not one per retry variable
                     message = f"env var {env_name} of {what}: {reason}"
                     self.fail(where, message, "rename the dependency", key=True)
-                owner = owners.setdefault(env_name, what)
                 if owner != what:
                     self.fail(
                         where,

@@ -31,24 +31,24 @@ class Resolved:
     boot_time_ms: int
 
 
-def setting_path(merged: MergedProfile, service: str, *key: str) -> Path | None:
-    """Where `key` is set for `service`: under the service, else under platform, else None."""
-    for path in (("services", service, *key), ("platform", *key)):
-        if _has(merged.data, path):
-            return path
-    return None
-
-
-def resolve_settings(merged: MergedProfile, service: str, fail: Fail) -> Resolved:
-    """The settings of `service`; each value out of Cloud Run's range is reported to `fail`."""
+def resolve_settings(
+    merged: MergedProfile, service: str, data: dict[str, Any], fail: Fail
+) -> Resolved:
+    """The settings of `service` (whose merged data is `data`); each value out of Cloud
+    Run's range is reported to `fail`."""
     marks: dict[str, Mark] = {}
+    platform = merged.data.get("platform")
 
     def value(*key: str) -> tuple[Any, Path | None]:
-        path = setting_path(merged, service, *key)
-        if path is None:
-            return None, None
+        found = _value(data, key)
+        path: Path = ("services", service, *key)
+        if found is None:
+            found = _value(platform, key)
+            if found is None:
+                return None, None
+            path = ("platform", *key)
         marks[".".join(key)] = merged.mark(path)
-        return _get(merged.data, path), path
+        return found, path
 
     switches: list[bool | None] = []
     for name in SWITCHES:
@@ -133,15 +133,10 @@ def _in_range(raw: Any, low: int, high: int | None) -> bool:
     return raw >= low and (high is None or raw <= high)
 
 
-def _has(data: Any, path: Path) -> bool:
+def _value(data: Any, path: Path) -> Any:
+    """The value at `path` below `data`; None when it is not there or is null."""
     for key in path:
         if not isinstance(data, dict) or key not in data:
-            return False
-        data = data[key]
-    return data is not None
-
-
-def _get(data: Any, path: Path) -> Any:
-    for key in path:
+            return None
         data = data[key]
     return data

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 from compiler.diagnostics import Mark
 from compiler.durations import format_seconds
-from compiler.model import Dependency, Profile, Service, Timeout
+from compiler.model import Dependency, Profile, Service, Timeout, lazy
 
 Status = Literal["ok", "broken", "allowed"]
 Unit = Literal["ms", "attempts"]
+Terms = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class RuleResult:
     """One check of one rule: what was summed, against which limit, and the verdict.
 
     `used_ms` and `limit_ms` are milliseconds, or numbers of attempts when `unit` says so.
+    `terms_of` is the terms, or what makes them: most results pass, and only `explain`,
+    `diff --only` and the message of a broken one read them.
     """
 
     rule: str
@@ -26,7 +29,7 @@ class RuleResult:
     status: Status
     used_ms: int
     limit_ms: int
-    terms: tuple[str, ...]
+    terms_of: Terms | Callable[[], Terms] = field(repr=False, compare=False)
     mark: Mark
     message: str = ""
     hint: str = ""
@@ -42,8 +45,19 @@ class RuleResult:
         """
         return self.limit_ms - self.used_ms
 
+    @lazy
+    def terms(self) -> Terms:
+        """What was summed, each term with its place: `database.connect 3.0s (...)`."""
+        terms = self.terms_of
+        return terms if isinstance(terms, tuple) else terms()
 
-Rule = Callable[[Profile, Service], Iterator[RuleResult]]
+
+class Rule(Protocol):
+    """A budget rule: one result per check; only the broken ones unless `passing`."""
+
+    def __call__(
+        self, profile: Profile, service: Service, passing: bool = True
+    ) -> Iterator[RuleResult]: ...
 
 
 def term(timeout: Timeout) -> str:
