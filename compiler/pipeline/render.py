@@ -231,18 +231,24 @@ def output_path(profile: Profile, service: Service, output: str) -> str:
 def render_service(
     templates: Templates, profile: Profile, service: Service
 ) -> Iterator[tuple[str, str]]:
-    """(relative path, text) of every output of one service; the header where it has comments."""
+    """(relative path, text) of every output of one service; the header where it has comments.
+
+    The service's templates render under one CPU timer, so the message names the
+    template that was running when the build's budget ran out."""
     context = {"profile": profile, "service": service, "environment": profile.name}
     budget = templates.budget
-    for output, template in templates.by_output.items():
-        start = time.process_time()
-        try:
-            with _time_limit(budget.remaining(), budget.seconds):
-                body = _bounded_render(template, context)
-        except Exception as exc:  # a template error, a sandbox violation, a filter's refusal
-            raise CompileError([_template_error(output, exc)]) from None
-        finally:
-            budget.spent += time.process_time() - start
+    bodies: list[tuple[str, str]] = []
+    output = ""
+    start = time.process_time()
+    try:
+        with _time_limit(budget.remaining(), budget.seconds):
+            for output, template in templates.by_output.items():
+                bodies.append((output, _bounded_render(template, context)))
+    except Exception as exc:  # a template error, a sandbox violation, a filter's refusal
+        raise CompileError([_template_error(output, exc)]) from None
+    finally:
+        budget.spent += time.process_time() - start
+    for output, body in bodies:
         if not body.endswith("\n"):
             body += "\n"
         if has_comments(output):
@@ -255,13 +261,18 @@ def _bounded_render(template: jinja2.Template, context: dict[str, Any]) -> str:
     """`template.render(context)`, stopped as soon as the text passes MAX_OUTPUT_BYTES."""
     size = 0
     pieces: list[str] = []
-    for piece in template.generate(context):
-        size += len(piece)  # characters: never more than the UTF-8 bytes
-        if size > MAX_OUTPUT_BYTES:
-            break
-        pieces.append(piece)
+    try:
+        for piece in template.root_render_func(template.new_context(context)):
+            size += len(piece)  # characters: never more than the UTF-8 bytes
+            if size > MAX_OUTPUT_BYTES:
+                break
+            pieces.append(piece)
+    except Exception:
+        template.environment.handle_exception()  # raises it again, at the template's line
     body = "".join(pieces)
-    if size > MAX_OUTPUT_BYTES or len(body.encode("utf-8")) > MAX_OUTPUT_BYTES:
+    if size > MAX_OUTPUT_BYTES or (
+        not body.isascii() and len(body.encode("utf-8")) > MAX_OUTPUT_BYTES
+    ):
         raise _TooLarge(f"its output is larger than {MAX_OUTPUT_BYTES // 1_000_000} MB")
     return body
 
