@@ -25,7 +25,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile, Service
-from compiler.pipeline.context import FILTERS, ModelUndefined, finalize
+from compiler.pipeline.context import FILTERS, ModelUndefined, finalize, trusted_attributes
 from compiler.pipeline.manifest import has_comments
 from compiler.pipeline.sandbox import MemoizedSandbox
 
@@ -62,6 +62,10 @@ class _Sandbox(MemoizedSandbox):
     """Jinja2's sandbox, with `*` and `**` bounded: `{{ 9 ** 9 ** 9 }}` would never end."""
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def trusted_attributes(self, kind: type) -> tuple[str, ...]:
+        """The model's documented attributes: plain data."""
+        return trusted_attributes(kind)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if (
