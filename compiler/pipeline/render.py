@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path, PurePath
 from types import FrameType
 from typing import Any
@@ -163,6 +164,22 @@ class Templates:
     by_output: dict[str, jinja2.Template]
     budget: TemplateBudget
 
+    @cached_property
+    def headers(self) -> dict[str, str | None]:
+        """Each output's header line, `{}` for the header's text; None without comments."""
+        return {
+            output: COMMENT_STYLES.get(PurePath(output).suffix, "# {}")
+            if has_comments(output)
+            else None
+            for output in self.by_output
+        }
+
+    @cached_property
+    def globals(self) -> dict[str, Any]:
+        """What every template sees besides the model: Jinja2's `range`, `namespace`, ...
+        (the environment's; no template has globals of its own)."""
+        return dict(next(iter(self.by_output.values())).environment.globals)
+
 
 def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
     env = _Sandbox(
@@ -239,7 +256,12 @@ def render_service(
 
     The service's templates render under one CPU timer, so the message names the
     template that was running when the build's budget ran out."""
-    context = {"profile": profile, "service": service, "environment": profile.name}
+    context = {
+        **templates.globals,
+        "profile": profile,
+        "service": service,
+        "environment": profile.name,
+    }
     budget = templates.budget
     bodies: list[tuple[str, str]] = []
     output = ""
@@ -252,21 +274,23 @@ def render_service(
         raise CompileError([_template_error(output, exc)]) from None
     finally:
         budget.spent += time.process_time() - start
+    headers = templates.headers
     for output, body in bodies:
         if not body.endswith("\n"):
             body += "\n"
-        if has_comments(output):
-            header = COMMENT_STYLES.get(PurePath(output).suffix, "# {}").format(profile.header)
-            body = f"{header}\n{body}"
+        header = headers[output]
+        if header is not None:
+            body = f"{header.format(profile.header)}\n{body}"
         yield output_path(profile, service, output), body
 
 
 def _bounded_render(template: jinja2.Template, context: dict[str, Any]) -> str:
-    """`template.render(context)`, stopped as soon as the text passes MAX_OUTPUT_BYTES."""
+    """`template.render(context)`, stopped as soon as the text passes MAX_OUTPUT_BYTES;
+    `context` holds the template's globals already."""
     size = 0
     pieces: list[str] = []
     try:
-        for piece in template.root_render_func(template.new_context(context)):
+        for piece in template.root_render_func(template.new_context(context, shared=True)):
             size += len(piece)  # characters: never more than the UTF-8 bytes
             if size > MAX_OUTPUT_BYTES:
                 break
