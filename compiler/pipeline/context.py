@@ -12,7 +12,7 @@ import dataclasses
 import json
 import typing
 from collections.abc import Callable, Mapping
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -173,9 +173,19 @@ def quoted(value: object) -> str:
     return encode_basestring_ascii(value)
 
 
+@lru_cache(maxsize=1024)
+def _class_name_of(text: str) -> str:
+    return class_name(text)
+
+
+def timeouts_class_name(dependency: str) -> str:
+    """`class_name`, found once per dependency name rather than once per use."""
+    return _class_name_of(dependency) if type(dependency) is str else class_name(dependency)
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "yaml_str": quoted,
     "py_str": quoted,
     "tojson": to_json,
-    "class_name": class_name,
+    "class_name": timeouts_class_name,
 }
