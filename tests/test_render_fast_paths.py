@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tracemalloc
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -19,7 +21,7 @@ from markupsafe import Markup
 
 from compiler import model
 from compiler.diagnostics import Diagnostic, Mark
-from compiler.pipeline import compile_repository
+from compiler.pipeline import compile_repository, render
 from compiler.pipeline.context import attributes, context_types, quoted, trusted_attributes
 from compiler.pipeline.render import load_templates
 from compiler.pipeline.sandbox import MemoizedSandbox
@@ -112,3 +114,32 @@ def test_quoted_other_values_are_their_text(value: object) -> None:
 def test_quoted_refuses_a_model_object() -> None:
     with pytest.raises(TypeError, match="a Mark cannot be written out as it is"):
         quoted(Mark("profiles/base.yaml", 1, 2))
+
+
+def _render(tmp_path: Path, source: str) -> str:
+    env = render._environment(tmp_path)
+    return render._bounded_render(env.from_string(source), dict(env.globals))
+
+
+def test_the_output_limit_is_exact(tmp_path: Path) -> None:
+    assert len(_render(tmp_path, "{{ 'x' * 9999999 }}{{ 'y' }}")) == render.MAX_OUTPUT_BYTES
+    with pytest.raises(render._TooLarge, match="its output is larger than 10 MB"):
+        _render(tmp_path, "{{ 'x' * 9999999 }}{{ 'yz' }}")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for i in range(100000) %}{{ 'x' * 9999999 }}{% endfor %}",  # 1 TB in large pieces
+        "{% for i in range(100000) %}{% for j in range(1000) %}0123456789{% endfor %}{% endfor %}",
+    ],
+)
+def test_a_runaway_output_stops_soon_after_the_limit(tmp_path: Path, source: str) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(render._TooLarge):
+            _render(tmp_path, source)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * render.MAX_OUTPUT_BYTES
