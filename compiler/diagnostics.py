@@ -69,6 +69,10 @@ class CompileError(Exception):
         self.diagnostics = tuple(sorted(set(diagnostics), key=_sort_key))  # = dataclass order
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
+    def __reduce__(self) -> tuple[type[CompileError], tuple[list[Diagnostic]]]:
+        """Pickled with its diagnostics (a build's worker sends its error back)."""
+        return type(self), (list(self.diagnostics),)
+
 
 class UsageError(CompileError):
     """A command-line argument names something that does not exist."""

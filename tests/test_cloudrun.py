@@ -6,14 +6,12 @@ on every generated service.yaml (tests/test_outputs.py imports `probe_problems`)
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import Run, at, write_profile
+from conftest import Run, at, load_module, write_profile
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -337,15 +335,6 @@ def test_shutdown_steps_name_timeouts_that_exist_once(run: Run, repo: Path) -> N
         "unknown timeout 'db.clsoe' in the shutdown steps of service 'api' in profile "
         "'production'; did you mean 'db.close'?"
     ) in result.stderr
-
-
-def load_module(path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(f"timeouts_{id(path)}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_timeouts_py_has_the_startup_and_shutdown_phases_in_order(run: Run, repo: Path) -> None:

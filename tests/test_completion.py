@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 from pathlib import Path
 
 import click
@@ -173,3 +175,17 @@ def test_the_real_explain_and_show_complete_names() -> None:
         "redis.connect",
     ]
     assert complete(f"show {root} production n") == ["netra-backend"]
+
+
+def test_a_fifo_among_the_profiles_never_blocks_completion(tmp_path: Path) -> None:
+    """A named pipe (or a device) in profiles/ is skipped, never read until it is written."""
+    from compiler.cli.completion import profile_names
+
+    for folder in ("profiles", "schemas"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    os.mkfifo(tmp_path / "profiles" / "pipe.yaml")
+    (tmp_path / "profiles" / "staging.yaml").unlink()
+    os.mkfifo(tmp_path / "profiles" / "staging.yaml")
+    assert "pipe" not in profile_names(tmp_path, concrete=True)
+    assert merged_view(tmp_path, "pipe") == {}
+    assert merged_view(tmp_path, "staging") == {}

@@ -265,6 +265,11 @@ def test_read_out_reads_what_os_walk_reads(tmp_path: Path) -> None:
         (out / name).write_bytes(name.encode())
     assert list(read_out(tmp_path)) == list(walk_out(tmp_path)[0])
     assert read_out(tmp_path) == walk_out(tmp_path)[0]
+    expected = {"out/a/f": b"a/f", "out/top": b"changed", "out/gone": b"x"}
+    shared = read_out(tmp_path, expected)
+    assert shared == walk_out(tmp_path)[0]
+    assert shared["out/a/f"] is expected["out/a/f"]  # held once: the output's own bytes
+    assert shared["out/top"] == b"top"
     (out / "a" / "link").symlink_to(out / "top")
     (out / "dirlink").symlink_to(out / "b")
     (out / "broken").symlink_to(out / "nowhere")

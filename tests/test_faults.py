@@ -186,33 +186,15 @@ def test_a_chmod_read_only_out_is_a_clear_error(built: Path, run: Run) -> None:
     _assert_unchanged_and_recovers(built, before, run)
 
 
-class _FullDisk:
-    """A file object whose writes fail as on a full disk."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __enter__(self) -> _FullDisk:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
-
-    def write(self, data: bytes) -> int:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
 def test_a_full_disk_is_a_clear_error(
     built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_fdopen = os.fdopen
-
-    def full_disk_fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        return _FullDisk(fd) if "w" in mode else real_fdopen(fd, mode, *args, **kwargs)
+    def full_disk_write(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     before = tree_bytes(built / "out")
     with monkeypatch.context() as patch:
-        patch.setattr(os, "fdopen", full_disk_fdopen)
+        patch.setattr(os, "write", full_disk_write)
         result = run("build", "--root", built)
     assert result.exit_code == 2
     assert result.stderr == (
@@ -629,3 +611,28 @@ def test_something_named_like_a_temporary_is_reported_and_kept(
         assert result.stderr == expected
     assert tree_bytes(built / "out") == before
     assert os.path.lexists(place)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_command_line_loads_is_one_line_not_a_traceback(
+    signum: int, code: int
+) -> None:
+    """Ctrl-C in the first milliseconds, before any command runs: exit 128 + signal."""
+    probe = (
+        "import builtins, os, sys\n"
+        "import compiler.cli\n"
+        "real = builtins.__import__\n"
+        "def loading(name, *args, **kwargs):\n"
+        "    if name == 'compiler.cli.main':\n"
+        f"        os.kill(os.getpid(), {int(signum)})\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = loading\n"
+        "sys.argv = ['timeoutc', '--help']\n"
+        "compiler.cli.main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert result.returncode == code
+    assert result.stderr == f"timeoutc: interrupted by {signal.Signals(signum).name}\n"
+    assert result.stdout == ""

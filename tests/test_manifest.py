@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from conftest import Run, tree_bytes
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from compiler.pipeline.manifest import parse_manifest, render_manifest
+from compiler.pipeline.manifest import parse_manifest, render_manifest, suffix
 
 MANIFEST = "out/.timeoutc-manifest.json"
 CONFIG = "out/staging/netra-backend/config.json"
@@ -95,3 +97,14 @@ def test_a_manifest_entry_does_not_claim_a_file_with_a_header_syntax(run: Run, r
     result = run("build", "--root", repo)
     assert result.exit_code == 2
     assert notes.read_text() == "mine\n"
+
+
+NAMES = st.text(alphabet="ab.", min_size=1, max_size=6).filter(lambda name: name != ".")
+
+
+@given(st.lists(NAMES, min_size=1, max_size=4).map("/".join))  # output paths: plain names
+@example("out/prod/api/service.yaml")
+@example("out/prod/api/.env")
+@example("out/prod/api/x.")
+def test_suffix_is_the_suffix_pathlib_gives(path: str) -> None:
+    assert suffix(path) == PurePosixPath(path).suffix

@@ -6,7 +6,6 @@ temporary folder once per module, then checked against what SPEC.md promises of 
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -14,12 +13,11 @@ import sys
 from collections.abc import Iterator
 from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Final
 
 import pytest
 import yaml
-from conftest import REPO, copy_repo
+from conftest import REPO, copy_repo, load_module
 from dotenv import dotenv_values
 from gcloud_support import GCLOUD_PYTHON_AVAILABLE, GCLOUD_SKIP_REASON, gcloud_parse_errors
 from golden.cases import case_names, prepare
@@ -325,18 +323,10 @@ def test_generated_modules_pass_ruff(modules: Modules) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def load_module(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # without sys.modules, as a user would load it
-    return module
-
-
 def test_importing_the_modules_gives_the_model_values(modules: Modules) -> None:
     for name, output in modules.by_name.items():
         service = output.service
-        module = load_module(name, modules.folder / f"{name}.py")
+        module = load_module(modules.folder / f"{name}.py", name)
         assert output.profile.name == module.ENVIRONMENT
         assert service.name == module.SERVICE
         assert service.cloud_run_name == module.CLOUD_RUN_SERVICE
@@ -385,7 +375,7 @@ def test_importing_the_modules_gives_the_model_values(modules: Modules) -> None:
 
 
 def test_the_spec_example_module(tmp_path: Path) -> None:
-    module = load_module("staging_netra_backend", REPO / "out/staging/netra-backend/timeouts.py")
+    module = load_module(REPO / "out/staging/netra-backend/timeouts.py", "staging_netra_backend")
     assert module.TIMEOUTS.database.connect == 3.0
     assert module.DATABASE_CONNECT_TIMEOUT_S == 3.0
     assert module.TIMEOUTS.redis.connect == 2.31
@@ -400,7 +390,7 @@ def test_the_spec_example_module(tmp_path: Path) -> None:
 
 
 def test_verify_environment_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = load_module("staging_auth", REPO / "out/staging/auth-service/timeouts.py")
+    module = load_module(REPO / "out/staging/auth-service/timeouts.py", "staging_auth")
     monkeypatch.delenv("K_SERVICE", raising=False)
     module.verify_environment()
     monkeypatch.setenv("K_SERVICE", "auth-service-staging")

@@ -7,18 +7,16 @@ its message and place, and the rule budget.retry-amplification.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
-from types import ModuleType
 from typing import Final
 
 import pytest
-from conftest import REPO, Run, at, copy_repo, errors, write_profile
+from conftest import REPO, Run, at, copy_repo, errors, load_module, write_profile
 from dotenv import dotenv_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -94,18 +92,6 @@ def root(tmp_path: Path) -> Path:
 def use(root: Path, base: str, production: str = "extends: base\n") -> None:
     write_profile(root, "base", base)
     write_profile(root, "production", production)
-
-
-def load_module(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("retries_timeouts", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["retries_timeouts"] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules["retries_timeouts"]
-    return module
 
 
 # --- the arithmetic ----------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ from hypothesis import strategies as st
 
 from compiler.authoring.editing import carry_over, edit_profile, guess_indent, new_value
 from compiler.authoring.keypaths import KeyPathError, format_key_path, parse_key_path
-from compiler.authoring.set import SetRequest, plan_edit, write_edit
+from compiler.authoring.set import SetRequest, plan_edits, write_edit
 from compiler.diagnostics import CompileError
 from compiler.pipeline.load import load_bytes
 
@@ -591,7 +594,7 @@ def test_any_string_is_written_so_that_it_reads_back(text: str, key: tuple[str, 
 
 def test_a_file_changed_since_it_was_read_is_not_replaced(repo: Path) -> None:
     request = SetRequest("staging", "environment.max_timeout", "6s")
-    edit = plan_edit(repo, request)
+    edit = plan_edits(repo, [request])
     path = repo / "profiles" / "staging.yaml"
     path.write_text(path.read_text() + "# edited meanwhile\n")
     edited_meanwhile = path.read_bytes()
@@ -614,3 +617,18 @@ def test_a_rejected_edit_is_reported_on_the_file_as_it_still_is(run: Run, tmp_pa
     line = int(added.stderr.split(":")[1])
     assert 1 <= line <= len(lines)  # new lines would be appended; the place shown exists
     assert "as the line would read after the edit: port: 99999" in added.stderr
+
+
+def test_a_profile_that_is_a_fifo_is_an_error_not_a_wait(repo: Path) -> None:
+    """`set` reads the profile as every command does: a named pipe is refused, not read."""
+    (repo / "profiles" / "staging.yaml").unlink()
+    os.mkfifo(repo / "profiles" / "staging.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "compiler", "set", "staging", CONNECT, "2s", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert "profiles/staging.yaml: error: is not a regular file" in result.stderr

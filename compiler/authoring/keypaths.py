@@ -253,14 +253,15 @@ def children(
 def merged_view(root: Path, profile: str) -> dict[str, Any]:
     """The profile merged with its bases, as plain data; tolerant of broken files."""
     from compiler.pipeline import PROFILES_DIR
-    from compiler.pipeline.load import load_bytes
+    from compiler.pipeline.load import load_bytes, read_limited
 
     layers: list[dict[str, Any]] = []
     name: Any = profile
     while isinstance(name, str) and len(layers) < 32:
         path = root / PROFILES_DIR / f"{name}.yaml"
         try:
-            data = load_bytes(path.read_bytes(), f"{PROFILES_DIR}/{path.name}").data
+            relative = f"{PROFILES_DIR}/{path.name}"
+            data = load_bytes(read_limited(path, relative), relative).data
         except Exception:  # a missing or broken file ends the chain; the build reports it
             break
         layers.append(data)

@@ -9,10 +9,10 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.pipeline import INPUT_FOLDERS
 
 DATA = "data"
 # Folder in the package data -> folder in the new repository.
-COPIED_FOLDERS = {"profiles": "profiles", "schemas": "schemas", "templates": "templates"}
 # File in the package data -> file in the new repository.
 README = "README.md"
 RENAMED_FILES = {
@@ -31,10 +31,10 @@ def data_file(relative: str) -> Traversable:
 def scaffold_files() -> dict[str, bytes]:
     """Every file `init` writes, by its path in the new repository."""
     found: dict[str, bytes] = {}
-    for source, destination in COPIED_FOLDERS.items():
-        for entry in sorted(data_file(source).iterdir(), key=lambda e: e.name):
+    for folder in INPUT_FOLDERS:  # the package's data holds them under the same names
+        for entry in sorted(data_file(folder).iterdir(), key=lambda e: e.name):
             if entry.is_file() and not entry.name.startswith("."):
-                found[f"{destination}/{entry.name}"] = entry.read_bytes()
+                found[f"{folder}/{entry.name}"] = entry.read_bytes()
     for source, destination in RENAMED_FILES.items():
         found[destination] = data_file(source).read_bytes()
     return found

@@ -32,13 +32,12 @@ from compiler.authoring.keypaths import (
     parse_key_path,
 )
 from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
+from compiler.pipeline import INPUT_FOLDERS
 from compiler.pipeline.emit import TEMP_SUFFIX
-from compiler.pipeline.load import Document, load_bytes
+from compiler.pipeline.load import Document, load_bytes, read_limited
 
 if TYPE_CHECKING:
     from compiler.pipeline import Compilation
-
-REPOSITORY_INPUTS = ("profiles", "schemas", "templates")
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,6 @@ class Edit:
         return self.before != self.after
 
 
-def plan_edit(root: Path, request: SetRequest) -> Edit:
-    """Check the request against the schema and compute the file's new bytes; writes nothing."""
-    return plan_edits(root, [request])
-
-
 def plan_edits(root: Path, requests: Sequence[SetRequest]) -> Edit:
     """Several values of one profile, applied in order to its text; writes nothing.
 
@@ -104,7 +98,7 @@ def plan_edits(root: Path, requests: Sequence[SetRequest]) -> Edit:
         hint = did_you_mean(profile, files) or f"profiles: {', '.join(files)}"
         raise UsageError([Diagnostic(Mark(PROFILES_DIR), f"unknown profile '{profile}'", hint)])
     relative = f"{PROFILES_DIR}/{file.name}"
-    before = _read(file, relative)
+    before = read_limited(file, relative)
     document = load_bytes(before, relative)
     schema = read_schema(root)
     view = merged_view(root, profile)
@@ -131,7 +125,7 @@ def plan_edits(root: Path, requests: Sequence[SetRequest]) -> Edit:
     for request, target in zip(requests, targets, strict=True):
         inherited = _lookup(view, target.path)
         pin = request.fixed or (not request.scaled and _pinned(inherited))
-        build = _builder(target, request, pin, relative)
+        build = _builder(target, request, pin)
         current = load_bytes(text, relative)
         text, _, value = edit_profile(text, relative, target.path, build)
         notes.extend(_pin_notes(target.path, inherited, value, request))
@@ -161,9 +155,7 @@ def _target(
     return target
 
 
-def _builder(
-    target: Target, request: SetRequest, pin: bool, relative: str
-) -> Callable[[Any, bool], Any]:
+def _builder(target: Target, request: SetRequest, pin: bool) -> Callable[[Any, bool], Any]:
     """The function that makes the new value from the old one (and whether it sits in flow)."""
     if target.kind == "object":
         data = _mapping_value(request.value, format_key_path(target.path))
@@ -199,13 +191,6 @@ def _pin_notes(path: KeyPath, inherited: Any, value: Any, request: SetRequest) -
             f"'{shown}' was scaled ({show(inherited)}); it is now pinned ({show(value)}): "
             "not scaled by the environment"
         )
-
-
-def _read(file: Path, relative: str) -> bytes:
-    try:
-        return file.read_bytes()
-    except OSError as exc:
-        raise CompileError([Diagnostic(Mark(relative), f"cannot read: {exc.strerror}")]) from None
 
 
 def _refuse_new_names(
@@ -298,7 +283,7 @@ def validate_edit(root: Path, edit: Edit) -> Compilation:
     with tempfile.TemporaryDirectory(prefix="timeoutc-set-") as scratch:
         copy_root = Path(scratch)
         try:
-            for folder in REPOSITORY_INPUTS:
+            for folder in INPUT_FOLDERS:
                 if (root / folder).is_dir():
                     shutil.copytree(root / folder, copy_root / folder)
         except (OSError, shutil.Error) as exc:
@@ -353,7 +338,7 @@ def _on_disk(diagnostic: Diagnostic, edit: Edit) -> Diagnostic:
 def write_edit(edit: Edit) -> None:
     """Replace the profile atomically (temp file beside it, then rename); refuses if it moved."""
     target = edit.file.resolve()
-    if _read(target, edit.relative) != edit.before:
+    if read_limited(target, edit.relative) != edit.before:
         raise CompileError(
             [
                 Diagnostic(

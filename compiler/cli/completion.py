@@ -53,7 +53,7 @@ def arguments(ctx: click.Context) -> list[Any]:
 def profile_names(root: Path, *, concrete: bool = False) -> list[str]:
     """profiles/<name>.yaml names; with `concrete`, only those that are not abstract."""
     from compiler.pipeline import PROFILE_NAME, PROFILES_DIR
-    from compiler.pipeline.load import load_bytes
+    from compiler.pipeline.load import load_bytes, read_limited
 
     names: list[str] = []
     for path in sorted((root / PROFILES_DIR).glob("*.yaml")):
@@ -61,7 +61,7 @@ def profile_names(root: Path, *, concrete: bool = False) -> list[str]:
             continue
         if concrete:
             try:
-                data = load_bytes(path.read_bytes(), path.name).data
+                data = load_bytes(read_limited(path, path.name), path.name).data
             except Exception:
                 continue
             if data.get("abstract") is True:

@@ -19,6 +19,7 @@ from compiler.pipeline.merge import Chains, Merger, is_abstract
 from compiler.pipeline.resolve import resolve_profile
 
 PROFILES_DIR = "profiles"
+INPUT_FOLDERS = (PROFILES_DIR, "schemas", "templates")  # everything a build reads
 Resolved = tuple[Profile | None, list[Diagnostic]]
 PROFILE_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
 YAML_SUFFIXES = (".yaml", ".yml")

@@ -79,19 +79,27 @@ def _check_real_dir(root: Path, relative: str) -> None:
         raise CompileError([Diagnostic(Mark(relative), "is not a folder")])
 
 
-def read_out(root: Path) -> dict[str, bytes]:
-    """Every regular file below out/ (dotfiles aside), by relative path."""
+def read_out(root: Path, expected: Mapping[str, bytes] | None = None) -> dict[str, bytes]:
+    """Every regular file below out/ (dotfiles aside), by relative path.
+
+    A file whose bytes equal `expected[path]` is given as that very object, so that a
+    `check` of an unchanged out/ holds each file once, not twice.
+    """
     _check_real_dir(root, OUT_DIR)
     found: dict[str, bytes] = {}
     errors: list[Diagnostic] = []
-    _read_folder(os.fspath(root / OUT_DIR), OUT_DIR, found, errors)
+    _read_folder(os.fspath(root / OUT_DIR), OUT_DIR, found, errors, expected or {})
     if errors:
         raise CompileError(errors)
     return found
 
 
 def _read_folder(
-    folder: str, relative_folder: str, found: dict[str, bytes], errors: list[Diagnostic]
+    folder: str,
+    relative_folder: str,
+    found: dict[str, bytes],
+    errors: list[Diagnostic],
+    expected: Mapping[str, bytes],
 ) -> None:
     """`os.walk` of one folder, then its folders in name order; each entry's type comes
     from the directory listing, not from two more system calls per file."""
@@ -144,11 +152,14 @@ def _read_folder(
             continue
         try:
             with open(entry.path, "rb") as stream:
-                found[relative] = stream.read()
+                content = stream.read()
         except OSError as exc:
             errors.append(Diagnostic(Mark(relative), f"cannot read: {exc.strerror}"))
+            continue
+        same = expected.get(relative)
+        found[relative] = same if same == content else content
     for entry in sorted(below, key=lambda e: e.name):
-        _read_folder(entry.path, f"{relative_folder}/{entry.name}", found, errors)
+        _read_folder(entry.path, f"{relative_folder}/{entry.name}", found, errors, expected)
 
 
 def _is_regular(entry: os.DirEntry[str]) -> bool:

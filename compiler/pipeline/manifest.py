@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.pipeline.emit import (
@@ -36,7 +36,15 @@ NO_COMMENTS = frozenset({".json"})  # formats that cannot carry the generated-fi
 
 def has_comments(path: str) -> bool:
     """Whether the output at `path` has a comment syntax, and so carries the header."""
-    return PurePosixPath(path).suffix not in NO_COMMENTS
+    return suffix(path) not in NO_COMMENTS
+
+
+def suffix(path: str) -> str:
+    """`PurePosixPath(path).suffix` (`.yaml`; none for `.env` or `Makefile`), as string work:
+    it is asked for every output of a build."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def digest(content: bytes) -> str:
@@ -117,7 +125,7 @@ class Plan:
 
 def plan(root: Path, outputs: Mapping[str, bytes]) -> Plan:
     """Compare `outputs` (and their manifest) with what out/ holds now."""
-    existing = read_out(root)
+    existing = read_out(root, outputs)
     current = read_manifest(root)
     recorded = None if current is None else parse_manifest(current)
     changes = [classify(change, recorded) for change in compare(existing, outputs)]

@@ -139,8 +139,12 @@ def _stage(root: Path, relative: str, content: bytes, ready: set[str]) -> tuple[
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     fd = os.open(temp, flags, 0o644)
     try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(content)
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
     except OSError:  # a full disk: no half-written temporary file stays behind
         unlink(temp)
         raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ import yaml
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile, Service
 from compiler.pipeline.formats import env_pairs, format_check
+from compiler.pipeline.python_readback import NOT_CONSTANT, PHASES, assignments
 from compiler.pipeline.readback import load_yaml
 
 Check = Callable[[str, Profile, Service], list[str]]
@@ -124,15 +124,17 @@ def check_env_yaml(text: str, profile: Profile, service: Service) -> list[str]:
 
 def check_python(text: str, profile: Profile, service: Service) -> list[str]:
     """Valid Python whose `Final` constants hold the model's values."""
-    tree = ast.parse(text)
     constants: dict[str, Any] = {}
-    for node in tree.body:
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(node.value, ast.Constant)
-        ):
-            constants[node.target.id] = node.value.value
+    meanings: dict[str, Any] = {"RETRIES": {}, "REQUEST_PATHS": {}}
+    phases: dict[str, Any] = {}
+    for assignment in assignments(text):  # the last assignment of a name is what it holds
+        name = assignment.name
+        if assignment.constant is not NOT_CONSTANT:
+            constants[name] = assignment.constant
+        if assignment.has_value and name in meanings:
+            meanings[name] = assignment.meaning
+        elif name in PHASES and assignment.meaning is not None:
+            phases[name] = assignment.meaning
     want: dict[str, Any] = {
         "ENVIRONMENT": profile.name,
         "SERVICE": service.name,
@@ -152,73 +154,12 @@ def check_python(text: str, profile: Profile, service: Service) -> list[str]:
         name: (tuple(t.ref for t in timeouts), float(service.request_path_deadlines_s[name]))
         for name, timeouts in service.request_paths.items()
     }
-    assigned = {
-        node.target.id: node.value
-        for node in tree.body
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value
-    }
     return [
         *_differs("constants", got, want),
-        *_differs("RETRIES", _retries(assigned.get("RETRIES")), retries),
-        *_differs("REQUEST_PATHS", _request_paths(assigned.get("REQUEST_PATHS")), paths),
-        *_differs("phases", _phases(tree), chains),
+        *_differs("RETRIES", meanings["RETRIES"], retries),
+        *_differs("REQUEST_PATHS", meanings["REQUEST_PATHS"], paths),
+        *_differs("phases", phases, chains),
     ]
-
-
-def _keywords(node: ast.expr | None) -> dict[str, ast.expr]:
-    """The keyword arguments of a call, by name; none when `node` is not a call."""
-    if not isinstance(node, ast.Call):
-        return {}
-    return {kw.arg: kw.value for kw in node.keywords if kw.arg is not None}
-
-
-def _literal(node: ast.expr | None) -> Any:
-    """A constant or a tuple of constants, as Python reads it; None for anything else."""
-    try:
-        return ast.literal_eval(node) if node is not None else None
-    except ValueError:
-        return None
-
-
-def _retries(node: ast.expr | None) -> dict[str, tuple[Any, ...]]:
-    """`RETRIES = Retries(auth=RetryPolicy(...))` as {dependency: (attempts, delays, uncapped)}."""
-    found = {}
-    for name, policy in _keywords(node).items():
-        fields = _keywords(policy)
-        cap = fields.get("backoff_max_s")
-        uncapped = isinstance(cap, ast.Constant) and cap.value is None
-        found[name] = (_literal(fields.get("attempts")), _literal(fields.get("delays_s")), uncapped)
-    return found
-
-
-def _request_paths(node: ast.expr | None) -> dict[Any, tuple[Any, ...]]:
-    """`REQUEST_PATHS = MappingProxyType({...})` as {name: (steps, deadline_s)}."""
-    if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Dict):
-        return {}
-    entries = node.args[0]
-    found = {}
-    for key, value in zip(entries.keys, entries.values, strict=True):
-        fields = _keywords(value)
-        found[_literal(key)] = (_literal(fields.get("steps")), _literal(fields.get("deadline_s")))
-    return found
-
-
-def _phases(tree: ast.Module) -> dict[str, list[tuple[Any, ...]]]:
-    """`STARTUP` and `SHUTDOWN` as (dependency, timeout) pairs, from `Phase(...)` calls."""
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    for node in tree.body:
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and node.target.id in ("STARTUP", "SHUTDOWN")
-            and isinstance(node.value, ast.Tuple)
-        ):
-            found[node.target.id] = [
-                tuple(arg.value for arg in call.args[:2] if isinstance(arg, ast.Constant))
-                for call in node.value.elts
-                if isinstance(call, ast.Call)
-            ]
-    return found
 
 
 CHECKS: dict[str, Check] = {

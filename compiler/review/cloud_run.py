@@ -8,19 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from compiler import cloudrun
-from compiler.diagnostics import Mark
 from compiler.durations import format_seconds, format_signed_seconds
 from compiler.model import Service
+from compiler.review.places import shown, where
 
 Doc = dict[str, Any]
-
-
-def _str(mark: Mark | None) -> str | None:
-    return str(mark) if mark else None
-
-
-def _where(at: str | None) -> str:
-    return "(default)" if at is None else at
 
 
 def probe_reasoning(service: Service) -> list[str]:
@@ -59,7 +51,7 @@ def probe_reasoning(service: Service) -> list[str]:
 
 def _setting(service: Service, key: str, value: object, default: str) -> Doc:
     mark = service.settings.marks.get(key)
-    return {"value": value, "at": _str(mark), "default": default if mark is None else None}
+    return {"value": value, "at": shown(mark), "default": default if mark is None else None}
 
 
 def settings_doc(service: Service) -> Doc:
@@ -104,7 +96,7 @@ def shutdown_doc(service: Service) -> Doc:
         offset += timeout.ms
     return {
         "steps": steps,
-        "at": _str(service.marks.get("shutdown")),
+        "at": shown(service.marks.get("shutdown")),
         "total_ms": service.shutdown_total_ms,
         "limit_ms": cloudrun.SHUTDOWN_GRACE_MS,
     }
@@ -113,7 +105,7 @@ def shutdown_doc(service: Service) -> Doc:
 def shutdown_lines(shutdown: Doc) -> list[str]:
     if not shutdown["steps"]:
         return ["shutdown steps  (none)", ""]
-    lines = [f"shutdown steps  {_where(shutdown['at'])}"]
+    lines = [f"shutdown steps  {where(shutdown['at'])}"]
     for number, step in enumerate(shutdown["steps"], 1):
         lines.append(
             f"  {number}. {step['timeout']:<28} {format_signed_seconds(step['ms']):>9}"
@@ -143,10 +135,10 @@ def cloud_run_lines(cloud_run: Doc) -> list[str]:
     return [
         "Cloud Run",
         f"  service name    {cloud_run['service_name']}   "
-        f"{_where(cloud_run['service_name_template_at'])}",
+        f"{where(cloud_run['service_name_template_at'])}",
         f"  container name  {cloud_run['container_name']}",
         f"  timeoutSeconds  {cloud_run['timeout_seconds']}   "
-        f"request_timeout {_where(cloud_run['request_timeout_at'])}",
+        f"request_timeout {where(cloud_run['request_timeout_at'])}",
         f"  startup probe   initialDelaySeconds {probe['initial_delay_seconds']}, periodSeconds "
         f"{probe['period_seconds']}, failureThreshold {probe['failure_threshold']} "
         f"(window {probe['window_seconds']}s, last probe at {probe['last_probe_seconds']}s), "
@@ -161,7 +153,7 @@ def cloud_run_lines(cloud_run: Doc) -> list[str]:
         f"  session_affinity   {_setting_text(cloud_run['session_affinity'])}",
         f"  concurrency        {_setting_text(cloud_run['concurrency'])}",
         f"  min instances   {'unset' if minimum is None else minimum}   "
-        f"{_where(cloud_run['min_instances_at'])}",
+        f"{where(cloud_run['min_instances_at'])}",
         f"  max instances   {'unset' if maximum is None else maximum}",
         "",
     ]

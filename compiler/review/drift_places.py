@@ -17,6 +17,7 @@ from compiler.diagnostics import Mark
 from compiler.model import STARTUP_TOTAL_ENV, Service
 from compiler.pipeline.merge import MergedProfile
 from compiler.review.drift import FieldPath, Named
+from compiler.review.places import holds
 
 # Fields whose profile key is not their own name in snake case.
 ALIASES = {
@@ -37,15 +38,6 @@ def snake(name: str) -> str:
     return _CAMEL.sub("_", last).replace("-", "_").lower()
 
 
-def _present(merged: MergedProfile, path: tuple[str, ...]) -> bool:
-    data: Any = merged.data
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return False
-        data = data[key]
-    return True
-
-
 def _value(data: Any, path: tuple[str, ...]) -> Any:
     for key in path:
         data = data.get(key) if isinstance(data, dict) else None
@@ -64,7 +56,7 @@ def _longest_key(data: dict[str, Any], words: list[str], start: int) -> str | No
 def first_mark(merged: MergedProfile, paths: Iterable[tuple[str, ...]]) -> Mark | None:
     """The mark of the first of `paths` that the merged profile holds."""
     for path in paths:
-        if _present(merged, path):
+        if holds(merged, path):
             return merged.mark(path)
     return None
 
@@ -142,7 +134,7 @@ class Places:
             path, data, start = (*path, key), data[key], start + key.count("_") + 1
         if path != dependency and words[start:] in ([], ["s"]):
             return self.merged.mark(path)
-        if len(words) > 1 and _present(self.merged, (*dependency, words[-1])):
+        if len(words) > 1 and holds(self.merged, (*dependency, words[-1])):
             return self.merged.mark((*dependency, words[-1]))
         return self.merged.mark(path) if path != dependency else None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
@@ -31,6 +31,7 @@ from compiler.review.explain_retries import (
     retries_doc,
     retries_lines,
 )
+from compiler.review.places import set_by, shown, value_mark, where
 
 Doc = dict[str, Any]
 
@@ -110,13 +111,8 @@ def find_timeout(service: Service, ref: str) -> Timeout:
     )
 
 
-def _set_by(mark: Mark | None) -> str | None:
-    """The profile whose file holds `mark`: `profiles/base.yaml` -> `base`."""
-    return PurePosixPath(mark.path).stem if mark else None
-
-
 def _place(mark: Mark | None) -> Doc:
-    return {"at": str(mark) if mark else None, "set_by": _set_by(mark)}
+    return {"at": str(mark) if mark else None, "set_by": set_by(mark)}
 
 
 def _operand(operand: Operand, **extra: Any) -> Doc:
@@ -195,15 +191,6 @@ def timeout_doc(service: Service, timeout: Timeout) -> Doc:
     }
 
 
-def _value_mark(merged: MergedProfile, path: tuple[str, ...]) -> Mark | None:
-    data: Any = merged.data
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return merged.mark(path)
-
-
 def startup_doc(profile: Profile, service: Service, merged: MergedProfile) -> Doc:
     """The startup chain with offsets, its total, the buffer, the budget and the cap."""
     phases, offset = [], 0
@@ -216,17 +203,15 @@ def startup_doc(profile: Profile, service: Service, merged: MergedProfile) -> Do
         **_place(service.marks.get("startup")),
         "total_ms": service.startup_total_ms,
         "cold_start_buffer_ms": service.cold_start_buffer_ms,
-        "cold_start_buffer_at": _str(_value_mark(merged, ("platform", "cold_start_buffer"))),
+        "cold_start_buffer_at": shown(value_mark(merged, ("platform", "cold_start_buffer"))),
         "boot_time_ms": service.boot_time_ms,
-        "boot_time_at": _str(service.settings.marks.get("boot_time")),
+        "boot_time_at": shown(service.settings.marks.get("boot_time")),
         "budget_ms": service.startup_budget_ms,
         "max_total_timeout_ms": env.max_total_timeout_ms,
-        "max_total_timeout_at": _str(env.max_total_timeout.mark if env.max_total_timeout else None),
+        "max_total_timeout_at": shown(
+            env.max_total_timeout.mark if env.max_total_timeout else None
+        ),
     }
-
-
-def _str(mark: Mark | None) -> str | None:
-    return str(mark) if mark else None
 
 
 def cloud_run_doc(profile: Profile, service: Service, merged: MergedProfile) -> Doc:
@@ -234,9 +219,9 @@ def cloud_run_doc(profile: Profile, service: Service, merged: MergedProfile) -> 
     probe = service.startup_probe
     return {
         "service_name": service.cloud_run_name,
-        "service_name_template_at": _str(_value_mark(merged, ("platform", "service_name"))),
+        "service_name_template_at": shown(value_mark(merged, ("platform", "service_name"))),
         "timeout_seconds": service.request_timeout_s,
-        "request_timeout_at": _str(service.marks.get("request_timeout")),
+        "request_timeout_at": shown(service.marks.get("request_timeout")),
         "startup_probe": {
             "initial_delay_seconds": probe.initial_delay_s,
             "timeout_seconds": probe.timeout_s,
@@ -249,7 +234,7 @@ def cloud_run_doc(profile: Profile, service: Service, merged: MergedProfile) -> 
         },
         **settings_doc(service),
         "min_instances": profile.platform.min_instances,
-        "min_instances_at": _str(_value_mark(merged, ("platform", "min_instances"))),
+        "min_instances_at": shown(value_mark(merged, ("platform", "min_instances"))),
         "max_instances": profile.platform.max_instances,
     }
 
@@ -291,7 +276,7 @@ def budgets_doc(profile: Profile, service: Service, merged: MergedProfile, only:
         {
             "rule": rule,
             "reason": reason,
-            "at": _str(_value_mark(merged, ("services", service.name, "allow", rule))),
+            "at": shown(value_mark(merged, ("services", service.name, "allow", rule))),
         }
         for rule, reason in sorted(service.allow.items())
     ]
@@ -318,11 +303,11 @@ def explanation(
         "service": service.name,
         "factors": {
             "timeout_multiplier": format_factor(env.multiplier_value),
-            "timeout_multiplier_at": _str(env.multiplier.mark),
+            "timeout_multiplier_at": shown(env.multiplier.mark),
             "safety_margin": format_factor(env.margin_value),
-            "safety_margin_at": _str(env.margin.mark),
+            "safety_margin_at": shown(env.margin.mark),
             "max_timeout_ms": env.max_timeout_ms,
-            "max_timeout_at": _str(env.max_timeout.mark if env.max_timeout else None),
+            "max_timeout_at": shown(env.max_timeout.mark if env.max_timeout else None),
         },
         "timeouts": [timeout_doc(service, t) for t in timeouts],
         "retries": retries_doc(service, ref),
@@ -337,12 +322,6 @@ def explanation(
 
 
 # --- text --------------------------------------------------------------------------------
-
-
-def _where(at: str | None, set_by: str | None = None) -> str:
-    if at is None:
-        return "(default)"
-    return f"{at} (set by {set_by})" if set_by else at
 
 
 def _timeout_lines(doc: Doc) -> Iterator[str]:
@@ -360,7 +339,7 @@ def _timeout_lines(doc: Doc) -> Iterator[str]:
             label = "= exact product" if name == "product" else "ceil"
             yield f"    {label:<22} {step['text']}"
             continue
-        place = _where(step["at"], step["set_by"])
+        place = where(step["at"], step["set_by"])
         note = f"; {step['note']}" if step.get("note") else ""
         yield f"    {labels.get(name, name):<22} {step['text']:<8} {place}{note}"
     yield f"    {'= ' + str(doc['ms']) + ' ms':<22} {doc['seconds']}s"
@@ -376,8 +355,8 @@ def render_text(doc: Doc) -> str:
     lines = [
         f"{doc['environment']} / {doc['service']}  ({doc['profile']}{extends})",
         f"  timeout_multiplier {factors['timeout_multiplier']} "
-        f"{_where(factors['timeout_multiplier_at'])}, "
-        f"safety_margin {factors['safety_margin']} {_where(factors['safety_margin_at'])}",
+        f"{where(factors['timeout_multiplier_at'])}, "
+        f"safety_margin {factors['safety_margin']} {where(factors['safety_margin_at'])}",
         "",
         "timeouts",
     ]
@@ -395,7 +374,7 @@ def render_text(doc: Doc) -> str:
 
 
 def _startup_lines(startup: Doc) -> list[str]:
-    lines = [f"startup chain  {_where(startup['at'])}"]
+    lines = [f"startup chain  {where(startup['at'])}"]
     for number, phase in enumerate(startup["phases"], 1):
         lines.append(
             f"  {number}. {phase['timeout']:<28} {format_signed_seconds(phase['ms']):>9}"
@@ -404,10 +383,10 @@ def _startup_lines(startup: Doc) -> list[str]:
     lines.append(f"  {'startup total':<31} {format_signed_seconds(startup['total_ms']):>9}")
     buffer = format_signed_seconds(startup["cold_start_buffer_ms"])
     lines.append(
-        f"  {'+ cold_start_buffer':<31} {buffer:>9}   {_where(startup['cold_start_buffer_at'])}"
+        f"  {'+ cold_start_buffer':<31} {buffer:>9}   {where(startup['cold_start_buffer_at'])}"
     )
     boot = format_signed_seconds(startup["boot_time_ms"])
-    lines.append(f"  {'+ boot_time':<31} {boot:>9}   {_where(startup['boot_time_at'])}")
+    lines.append(f"  {'+ boot_time':<31} {boot:>9}   {where(startup['boot_time_at'])}")
     lines.append(f"  {'= startup budget':<31} {format_signed_seconds(startup['budget_ms']):>9}")
     if startup["max_total_timeout_ms"] is not None:
         cap = format_signed_seconds(startup["max_total_timeout_ms"])
@@ -443,5 +422,5 @@ def _budget_lines(budgets: Doc) -> list[str]:
     if budgets["allowed"]:
         lines += ["", "switched off with allow"]
         for allowed in budgets["allowed"]:
-            lines.append(f'  {allowed["rule"]}: "{allowed["reason"]}"  {_where(allowed["at"])}')
+            lines.append(f'  {allowed["rule"]}: "{allowed["reason"]}"  {where(allowed["at"])}')
     return lines

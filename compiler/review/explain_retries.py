@@ -6,20 +6,16 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import Any
 
-from compiler.diagnostics import Mark, plural
+from compiler.diagnostics import plural
 from compiler.durations import format_factor, format_seconds
 from compiler.model import Dependency, Profile, Service
 from compiler.pipeline.amplification import chains
 from compiler.pipeline.terms import delay_mark
+from compiler.review.places import set_by, shown, where
 
 Doc = dict[str, Any]
-
-
-def _at(mark: Mark | None) -> str | None:
-    return str(mark) if mark else None
 
 
 def _delay_step(dependency: Dependency, retry: int, delay_ms: int) -> str:
@@ -44,11 +40,11 @@ def _backoff_doc(dependency: Dependency) -> Doc:
     return {
         "kind": kind,
         "initial_ms": dependency.backoff_ms,
-        "initial_at": _at(marks.get("backoff.initial") or marks.get("backoff")),
+        "initial_at": shown(marks.get("backoff.initial") or marks.get("backoff")),
         "multiplier": format_factor(dependency.backoff_multiplier),
-        "multiplier_at": _at(marks.get("backoff.multiplier")),
+        "multiplier_at": shown(marks.get("backoff.multiplier")),
         "max_ms": dependency.backoff_max_ms,
-        "max_at": _at(marks.get("backoff.max")),
+        "max_at": shown(marks.get("backoff.max")),
     }
 
 
@@ -69,16 +65,16 @@ def dependency_retries_doc(service: Service, dependency: Dependency) -> Doc:
         "dependency": dependency.name,
         "retries": dependency.retries,
         "attempts": dependency.attempts,
-        "retries_at": _at(dependency.marks.get("retries")),
+        "retries_at": shown(dependency.marks.get("retries")),
         "backoff": _backoff_doc(dependency),
         "jitter": dependency.jitter,
-        "jitter_at": _at(dependency.marks.get("jitter")),
+        "jitter_at": shown(dependency.marks.get("jitter")),
         "delays": [
             {
                 "retry": n,
                 "ms": delay,
                 "text": _delay_step(dependency, n, delay),
-                "at": _at(delay_mark(dependency, delay)),
+                "at": shown(delay_mark(dependency, delay)),
             }
             for n, delay in enumerate(delays, 1)
         ],
@@ -114,7 +110,7 @@ def amplification_doc(profile: Profile, service: Service) -> Doc:
                         "dependency": hop.dependency.name,
                         "callee": hop.callee,
                         "attempts": hop.attempts,
-                        "at": _at(hop.mark),
+                        "at": shown(hop.mark),
                     }
                     for hop in chain.hops
                 ],
@@ -123,14 +119,10 @@ def amplification_doc(profile: Profile, service: Service) -> Doc:
     mark = env.max_retry_amplification.mark
     return {
         "max_retry_amplification": limit,
-        "max_retry_amplification_at": _at(mark),
-        "set_by": PurePosixPath(mark.path).stem if mark else None,
+        "max_retry_amplification_at": shown(mark),
+        "set_by": set_by(mark),
         "chains": found,
     }
-
-
-def _where(at: str | None) -> str:
-    return at or "(default)"
 
 
 def retries_lines(docs: list[Doc]) -> list[str]:
@@ -143,23 +135,23 @@ def retries_lines(docs: list[Doc]) -> list[str]:
         lines.append(
             f"  {doc['dependency']}: {plural(doc['retries'], 'retry', 'retries')}, "
             f"{plural(doc['attempts'], 'attempt')}"
-            f"   {_where(doc['retries_at'])}"
+            f"   {where(doc['retries_at'])}"
         )
         if backoff["kind"] == "exponential":
             cap = "no max" if backoff["max_ms"] is None else f"max {backoff['max_ms']} ms"
             lines.append(
-                f"    backoff initial {backoff['initial_ms']} ms {_where(backoff['initial_at'])}, "
-                f"multiplier {backoff['multiplier']} {_where(backoff['multiplier_at'])}, "
+                f"    backoff initial {backoff['initial_ms']} ms {where(backoff['initial_at'])}, "
+                f"multiplier {backoff['multiplier']} {where(backoff['multiplier_at'])}, "
                 f"{cap}" + (f" {backoff['max_at']}" if backoff["max_at"] else "")
             )
         elif backoff["kind"] == "constant":
             lines.append(
-                f"    backoff constant {backoff['initial_ms']} ms {_where(backoff['initial_at'])}"
+                f"    backoff constant {backoff['initial_ms']} ms {where(backoff['initial_at'])}"
             )
         else:
             lines.append("    backoff none: each retry starts at once (default)")
         lines.append(
-            f"    jitter {doc['jitter']} {_where(doc['jitter_at'])} (the worst case is the same)"
+            f"    jitter {doc['jitter']} {where(doc['jitter_at'])} (the worst case is the same)"
         )
         for delay in doc["delays"]:
             seconds = format_seconds(delay["ms"]) + "s"
@@ -182,7 +174,7 @@ def amplification_lines(doc: Doc) -> list[str]:
     limit = doc["max_retry_amplification"]
     lines = [
         f"retry amplification (max_retry_amplification {limit} "
-        f"{_where(doc['max_retry_amplification_at'])})"
+        f"{where(doc['max_retry_amplification_at'])})"
     ]
     for chain in doc["chains"]:
         verdict = "<=" if chain["within_limit"] else ">"

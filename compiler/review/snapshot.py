@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError
 from compiler.model import Profile
+from compiler.pipeline import INPUT_FOLDERS
 
-SNAPSHOT_DIRS = ("profiles", "schemas", "templates")
 _BLOB_MODES = ("100644", "100755")
 
 
@@ -129,7 +129,7 @@ def _tracked_blobs(root: Path, commit: str, prefix: str) -> list[tuple[str, str]
         "--full-tree",
         commit,
         "--",
-        *(f"{prefix}{folder}" for folder in SNAPSHOT_DIRS),
+        *(f"{prefix}{folder}" for folder in INPUT_FOLDERS),
     )
     blobs = []
     for entry in listing.split(b"\0"):
@@ -158,10 +158,10 @@ def _read_blobs(root: Path, oids: Sequence[str]) -> list[bytes]:
     return contents
 
 
-def extract(root: Path, revision: Revision, destination: Path) -> int:
-    """Write the snapshot folders of `revision` below `destination`; the number of files."""
+def extract(root: Path, revision: Revision, destination: Path) -> None:
+    """Write the input folders of `revision` below `destination` (none for the work tree)."""
     if revision.commit is None:
-        return 0
+        return
     try:
         blobs = _tracked_blobs(root, revision.commit, git_prefix(root))
         contents = _read_blobs(root, [oid for oid, _ in blobs])
@@ -174,7 +174,6 @@ def extract(root: Path, revision: Revision, destination: Path) -> int:
         target = destination.joinpath(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    return len(blobs)
 
 
 def _on_side(error: CompileError, revision: Revision) -> CompileError:
