@@ -9,7 +9,8 @@ the 16,000 files of the 1,000-service benchmark takes 0.94 s of CPU instead of 1
 (medians of 3 interleaved runs each).
 
 The attributes a type declares trusted (the model's documented data: fields and
-properties, never a method) skip even that look-up and the check for `str.format`.
+properties, never a method) skip even that look-up and the check for `str.format`:
+1.2 s of CPU for those 16,000 files instead of 1.45 s (3 interleaved runs each).
 """
 
 from __future__ import annotations
