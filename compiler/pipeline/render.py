@@ -291,7 +291,7 @@ def _bounded_render(template: jinja2.Template, context: dict[str, Any]) -> str:
     """`template.render(context)`, stopped soon after the text passes MAX_OUTPUT_BYTES;
     `context` holds the template's globals already.
 
-    Jinja2 joins the pieces in chunks, the size checked after each: after 4 pieces, then
+    The pieces are joined in chunks, the size checked after each: after 4 pieces, then
     after twice as many as the chunk before, up to 1,024 (a loop of large pieces stops
     within a few of them; rendering the 16,000 files of the 1,000-service benchmark
     takes 10% less CPU than with a check after every piece)."""
