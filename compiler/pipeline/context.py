@@ -12,7 +12,8 @@ import dataclasses
 import json
 import typing
 from collections.abc import Callable, Mapping
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 import jinja2
@@ -91,6 +92,14 @@ def typing_text(annotation: Any) -> str:
     return f"{origin.__name__}[{inner}]"
 
 
+def trusted_attributes(kind: type) -> tuple[str, ...]:
+    """The attributes of a class of the model (`attributes`): data, never a method, so the
+    sandbox reads them without its checks; none for any other type."""
+    if dataclasses.is_dataclass(kind) and vars(model).get(kind.__name__) is kind:
+        return attributes(kind)
+    return ()
+
+
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
@@ -155,15 +164,28 @@ def to_json(value: object, indent: int | None = None) -> str:
 
 
 def quoted(value: object) -> str:
-    """A double-quoted string that YAML and Python both read back as exactly `value`."""
-    if _is_model_object(value):
-        raise TypeError(_not_text(value))
-    return json.dumps(str(value), ensure_ascii=True)
+    """A double-quoted string that YAML and Python both read back as exactly `value`:
+    `json.dumps(str(value))`, ASCII only."""
+    if type(value) is not str:
+        if _is_model_object(value):
+            raise TypeError(_not_text(value))
+        value = str(value)
+    return encode_basestring_ascii(value)
+
+
+@lru_cache(maxsize=1024)
+def _class_name_of(text: str) -> str:
+    return class_name(text)
+
+
+def timeouts_class_name(dependency: str) -> str:
+    """`class_name`, found once per dependency name rather than once per use."""
+    return _class_name_of(dependency) if type(dependency) is str else class_name(dependency)
 
 
 FILTERS: dict[str, Callable[..., str]] = {
     "yaml_str": quoted,
     "py_str": quoted,
     "tojson": to_json,
-    "class_name": class_name,
+    "class_name": timeouts_class_name,
 }
