@@ -201,9 +201,9 @@ def test_one_time_limit_holds_for_all_templates_of_a_build(
 
     loop = "{% for i in range(N) %}{% for j in range(100) %}{% endfor %}{% endfor %}\n"
     template = jinja2.Environment().from_string(loop.replace("N", "2000"))
-    start = time.monotonic()
+    start = time.process_time()  # the budget is CPU time: a busy machine does not count
     template.render()
-    per_thousand = (time.monotonic() - start) / 2
+    per_thousand = (time.process_time() - start) / 2
     budget = 0.6
     count = max(1, int(budget / 3 / per_thousand * 1000))
     assert _renders(repo) >= 6
