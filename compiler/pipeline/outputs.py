@@ -28,6 +28,7 @@ from compiler.pipeline.render import Templates, load_templates, render_service
 from compiler.pipeline.verify import verify_output
 
 MIN_SERVICES_TO_SHARE = 200  # below this, starting a worker costs more than it saves
+BATCH_OUTPUTS = 256  # outputs per message from the worker: about 1 MB
 Work = Sequence[tuple[Profile, Service]]
 Rendered = list[tuple[str, bytes]]
 
@@ -79,10 +80,7 @@ def _render_shared(templates: Templates, work: Work) -> Rendered:
         writer.close()
     try:
         first = _render(templates, work[:half])
-        try:
-            outcome: Rendered | CompileError | None = reader.recv()
-        except (EOFError, OSError):
-            outcome = None
+        outcome = _receive(reader)
     finally:
         reader.close()
         worker.kill()  # done already, unless this process stopped first
@@ -92,6 +90,20 @@ def _render_shared(templates: Templates, work: Work) -> Rendered:
     if isinstance(outcome, CompileError):
         raise outcome
     return first + outcome
+
+
+def _receive(reader: Connection) -> Rendered | CompileError | None:
+    """What the worker sends: its outputs in batches and then True, or its error; None
+    when it cannot say (it died, or failed other than with a `CompileError`)."""
+    received: Rendered = []
+    try:
+        while (message := reader.recv()) is not True:
+            if not isinstance(message, list):
+                return message  # type: ignore[no-any-return]
+            received += message
+    except (EOFError, OSError):
+        return None
+    return received
 
 
 def _die_with_parent(parent: int) -> None:
@@ -121,4 +133,9 @@ def _second_half(half: int, writer: Connection, parent: int) -> None:
     except BaseException:
         outcome = None
     with contextlib.suppress(OSError):  # the build has stopped: nobody is reading
-        writer.send(outcome)
+        if isinstance(outcome, list):  # in batches: the build never holds two copies
+            for start in range(0, len(outcome), BATCH_OUTPUTS):
+                writer.send(outcome[start : start + BATCH_OUTPUTS])
+            writer.send(True)
+        else:
+            writer.send(outcome)
