@@ -402,8 +402,9 @@ def report(
         f"{os.cpu_count()} CPUs; repository on {filesystem(places['main'])} "
         f"({places['main']}).",
         "",
-        "Every run is cold (no TIMEOUTC_* variable, an empty cache folder); timeoutc runs in "
-        'one process. "vs its floor": bench/floor.py on the same repository (the peers\' '
+        "Every run is cold (no TIMEOUTC_* variable, an empty cache folder); a build of "
+        "200 services or more renders half of them in one forked worker, and CPU counts "
+        'both processes. "vs its floor": bench/floor.py on the same repository (the peers\' '
         "job, templates/service.yaml.j2 only, has its own). Load average at the start: "
         f"{args.load_before}; at the end: {args.load_after}.",
         "",
