@@ -403,7 +403,8 @@ def report(
         f"({places['main']}).",
         "",
         "Every run is cold (no TIMEOUTC_* variable, an empty cache folder); a build of "
-        "200 services or more renders half of them in one forked worker, and CPU counts "
+        "200 services or more (over its environments) renders half of them in one forked "
+        "worker, and CPU counts "
         'both processes. "vs its floor": bench/floor.py on the same repository (the peers\' '
         "job, templates/service.yaml.j2 only, has its own). Load average at the start: "
         f"{args.load_before}; at the end: {args.load_after}.",

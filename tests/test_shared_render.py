@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
@@ -172,15 +173,36 @@ def test_a_build_stopped_while_it_shares_leaves_no_worker(
 def test_the_template_budget_is_for_both_halves_together(
     large: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each half may spend half of what is left, so sharing never makes room for more."""
-    seen: list[float] = []
-    real_render = outputs._render
+    """When the two halves together take more than the budget, the second half is
+    rendered again here with what is left: the build passes or fails as one process."""
+    calls: list[float] = []
+    real_render, real_receive = outputs._render, outputs._receive
 
     def render(templates: outputs.Templates, work: outputs.Work) -> outputs.Rendered:
-        seen.append(templates.budget.remaining())
+        calls.append(templates.budget.remaining())
         return real_render(templates, work)
 
+    def receive(reader: Connection) -> tuple[object, float]:
+        outcome, _ = real_receive(reader)
+        return outcome, 1e9  # as if the worker had spent more than the whole budget
+
+    alone = _one_process(large, monkeypatch)
     monkeypatch.setattr(outputs, "_render", render)
-    monkeypatch.setenv("TIMEOUTC_TEMPLATE_SECONDS", "8")
-    _shared(large, monkeypatch)
-    assert seen == [4.0]  # the parent's half; the worker's copy says the same
+    monkeypatch.setattr(outputs, "_receive", receive)
+    monkeypatch.setenv("TIMEOUTC_TEMPLATE_SECONDS", "100")
+    assert _shared(large, monkeypatch) == alone
+    assert len(calls) == 2 and calls[0] == 100.0 and calls[1] < 100.0
+
+
+def test_a_fork_that_fails_leaves_the_whole_build_to_one_process(
+    large: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = _one_process(large, monkeypatch)
+
+    def no_process(self: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(outputs, "_can_share", lambda: True)
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", no_process)
+    assert render_outputs(large, resolve_all(load_profiles(large))) == alone
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == set()  # nothing left blocked

@@ -1,14 +1,18 @@
 """Render every service's outputs and verify each against the model before it is kept.
 
 Rendering and verifying is most of a build, and one service's outputs do not depend on
-another's. On a large repository with a second CPU free, a worker forked from this
-process (the standard library's `multiprocessing`, so it starts with the model and
-the compiled templates already in memory) takes the second half of the services while
-this process does the first half; the outputs are then put together in service order,
-so they are the same bytes in the same order as one process makes them, and the first
-error (in service order) is the one raised. The build's template budget (CPU seconds for
-all templates together) is split between the two halves. The worker ignores the terminal's signals
-(this process handles them) and is stopped with the build, whatever ends it.
+another's. When a build renders 200 services or more (counted over its environments) and
+may run on a second CPU, a worker forked from this process (the standard library's
+`multiprocessing`, so it starts with the model and the compiled templates already in
+memory) takes the second half of the services while this process does the first half.
+The result is always what one process gives: the same bytes in the same order, and the
+first error in service order. The template budget (CPU seconds for all templates of a
+build together) holds for both halves together: when the worker's CPU time and this
+process's pass it, or the worker cannot say what it made (it died, or failed other than
+with a `CompileError`), this process renders the second half itself, with what is left
+of the budget. The worker ignores the terminal's signals (this process handles them)
+and is stopped with the build, whatever ends it; a fork that fails leaves the whole
+build to this process.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from compiler.model import Profile, Service
 from compiler.pipeline.render import Templates, load_templates, render_service
 from compiler.pipeline.verify import verify_output
 
-MIN_SERVICES_TO_SHARE = 200  # below this, starting a worker costs more than it saves
+MIN_SERVICES_TO_SHARE = 200  # services x environments; fewer: a worker costs more than it saves
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 BATCH_OUTPUTS = 256  # outputs per message from the worker: about 1 MB
 Work = Sequence[tuple[Profile, Service]]
 Rendered = list[tuple[str, bytes]]
@@ -54,56 +59,58 @@ def _render(templates: Templates, work: Work) -> Rendered:
 
 
 def _can_share() -> bool:
-    """Whether a second CPU is ours to use and a worker can start as a copy of this process."""
+    """Whether this process may run on a second CPU and a worker can start as a copy of it."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (cpus or 1) > 1 and sys.platform == "linux"
 
 
 def _render_shared(templates: Templates, work: Work) -> Rendered:
-    """The first half here, the second half in a forked worker, in service order.
-
-    If the worker cannot say what it made (it was killed, or failed other than with a
-    `CompileError`), this process renders the second half itself: the result, or the
-    failure, is then exactly one process's.
-    """
+    """The first half here, the second half in a forked worker, in service order."""
     global _shared
     half = (len(work) + 1) // 2
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
-    templates.budget.spent += templates.budget.remaining() / 2  # each half may take half
     _shared = (templates, work)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # until the worker has its own
     try:
         worker = context.Process(target=_second_half, args=(half, writer, os.getpid()), daemon=True)
         worker.start()
+    except OSError:  # no process to be had (a limit on processes, no memory): one process
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        reader.close()
+        return _render(templates, work)
     finally:
         _shared = None
         writer.close()
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         first = _render(templates, work[:half])
-        outcome = _receive(reader)
+        outcome, worker_seconds = _receive(reader)
     finally:
         reader.close()
         worker.kill()  # done already, unless this process stopped first
         worker.join()
-    if outcome is None:
-        outcome = _render(templates, work[half:])
+    budget = templates.budget
+    if outcome is None or worker_seconds > budget.remaining():
+        outcome = _render(templates, work[half:])  # exactly what one process does
+    else:
+        budget.spent += worker_seconds
     if isinstance(outcome, CompileError):
         raise outcome
     return first + outcome
 
 
-def _receive(reader: Connection) -> Rendered | CompileError | None:
-    """What the worker sends: its outputs in batches and then True, or its error; None
-    when it cannot say (it died, or failed other than with a `CompileError`)."""
+def _receive(reader: Connection) -> tuple[Rendered | CompileError | None, float]:
+    """What the worker made (its outputs in batches, or its error) and the template CPU
+    seconds it took; None when it cannot say (it died, or failed otherwise)."""
     received: Rendered = []
     try:
-        while (message := reader.recv()) is not True:
-            if not isinstance(message, list):
-                return message  # type: ignore[no-any-return]
+        while isinstance(message := reader.recv(), list):
             received += message
     except (EOFError, OSError):
-        return None
-    return received
+        return None, 0.0
+    outcome, seconds = message
+    return (received if outcome is True else outcome), seconds
 
 
 def _die_with_parent(parent: int) -> None:
@@ -117,25 +124,27 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _second_half(half: int, writer: Connection, parent: int) -> None:
-    """In the worker: send the outputs of the services from `half` on, the first error,
-    or None for anything else; the terminal's signals are for the build to handle."""
+    """In the worker: send the outputs of the services from `half` on (or the first
+    error, or None for anything else) and the template time they took. The terminal's
+    signals are for the build to handle; they stay blocked until they are ignored."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     _die_with_parent(parent)
     assert _shared is not None
     templates, work = _shared
-    outcome: Rendered | CompileError | None
+    spent_before = templates.budget.spent
+    rendered: Rendered = []
+    outcome: bool | CompileError | None = True
     try:
-        outcome = _render(templates, work[half:])
+        rendered = _render(templates, work[half:])
     except CompileError as exc:
         outcome = exc
     except BaseException:
         outcome = None
+    seconds = templates.budget.spent - spent_before
     with contextlib.suppress(OSError):  # the build has stopped: nobody is reading
-        if isinstance(outcome, list):  # in batches: the build never holds two copies
-            for start in range(0, len(outcome), BATCH_OUTPUTS):
-                writer.send(outcome[start : start + BATCH_OUTPUTS])
-            writer.send(True)
-        else:
-            writer.send(outcome)
+        for start in range(0, len(rendered), BATCH_OUTPUTS):  # the build never holds two copies
+            writer.send(rendered[start : start + BATCH_OUTPUTS])
+        writer.send((outcome, seconds))
