@@ -143,3 +143,11 @@ def test_a_runaway_output_stops_soon_after_the_limit(tmp_path: Path, source: str
     finally:
         tracemalloc.stop()
     assert peak < 10 * render.MAX_OUTPUT_BYTES
+
+
+def test_the_class_name_filter_is_memoized_for_names_and_errs_as_the_function_does() -> None:
+    from compiler.pipeline.context import FILTERS
+
+    assert FILTERS["class_name"]("agent_supervisor") == "AgentSupervisorTimeouts"
+    with pytest.raises(AttributeError, match="'list' object has no attribute 'split'"):
+        FILTERS["class_name"](["agent"])  # not "unhashable type", the memo's own error

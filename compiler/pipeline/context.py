@@ -12,7 +12,7 @@ import dataclasses
 import json
 import typing
 from collections.abc import Callable, Mapping
-from functools import cache, cached_property, lru_cache
+from functools import cache, cached_property
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -173,14 +173,10 @@ def quoted(value: object) -> str:
     return encode_basestring_ascii(value)
 
 
-@lru_cache(maxsize=1024)
-def _class_name_of(text: str) -> str:
-    return class_name(text)
-
-
 def timeouts_class_name(dependency: str) -> str:
-    """`class_name`, found once per dependency name rather than once per use."""
-    return _class_name_of(dependency) if type(dependency) is str else class_name(dependency)
+    """The `class_name` filter: memoized for names; anything else a template passes goes
+    to the function itself, so its error is the function's own, not the memo's."""
+    return class_name(dependency) if type(dependency) is str else class_name.__wrapped__(dependency)
 
 
 FILTERS: dict[str, Callable[..., str]] = {

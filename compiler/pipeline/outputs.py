@@ -28,11 +28,11 @@ from pathlib import Path
 
 from compiler.diagnostics import CompileError
 from compiler.model import Profile, Service
+from compiler.pipeline.publish import STOP_SIGNALS
 from compiler.pipeline.render import Templates, load_templates, render_service
 from compiler.pipeline.verify import verify_output
 
 MIN_SERVICES_TO_SHARE = 200  # services x environments; fewer: a worker costs more than it saves
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 BATCH_OUTPUTS = 256  # outputs per message from the worker: about 1 MB
 Work = Sequence[tuple[Profile, Service]]
 Rendered = list[tuple[str, bytes]]

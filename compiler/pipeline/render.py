@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import islice
-from pathlib import Path, PurePath
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -28,7 +28,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.model import Profile, Service
 from compiler.pipeline.context import FILTERS, ModelUndefined, finalize, trusted_attributes
-from compiler.pipeline.manifest import has_comments
+from compiler.pipeline.manifest import has_comments, suffix
 from compiler.pipeline.sandbox import MemoizedSandbox
 
 TEMPLATES_DIR = "templates"
@@ -171,9 +171,7 @@ class Templates:
     def headers(self) -> dict[str, str | None]:
         """Each output's header line, `{}` for the header's text; None without comments."""
         return {
-            output: COMMENT_STYLES.get(PurePath(output).suffix, "# {}")
-            if has_comments(output)
-            else None
+            output: COMMENT_STYLES.get(suffix(output), "# {}") if has_comments(output) else None
             for output in self.by_output
         }
 
