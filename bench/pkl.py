@@ -90,6 +90,14 @@ function timeoutOf(svc: Service, ref: String): Int =
   let (parts = ref.split("."))
     scaled(svc.dependencies[parts[0]].timeouts[parts[1]])
 
+// One phase at its worst case: every attempt and every (constant) wait before a retry.
+function worstOf(svc: Service, ref: String): Int =
+  let (d = svc.dependencies[ref.split(".")[0]])
+    (d.retries + 1) * timeoutOf(svc, ref) + d.retries * d.backoffMs
+
+function startupTotal(svc: Service): Int =
+  svc.startup.toList().fold(0, (sum, ref) -> sum + worstOf(svc, ref))
+
 function retryEnv(name: String, d: Dependency): List<Pair<String, String>> =
   if (d.retries == 0) List()
   else let (p = name.toUpperCase())
@@ -100,7 +108,7 @@ function retryEnv(name: String, d: Dependency): List<Pair<String, String>> =
       Pair("\\(p)_BACKOFF_JITTER", d.jitter))
 
 function envOf(svc: Service): List<Pair<String, String>> =
-  let (total = svc.startup.toList().fold(0, (sum, ref) -> sum + timeoutOf(svc, ref)))
+  let (total = startupTotal(svc))
     svc.dependencies.toMap().entries.flatMap((d) ->
       d.value.timeouts.toMap().entries.map((t) ->
         Pair("\\(d.key)_\\(t.key)_TIMEOUT_S".toUpperCase(), seconds(scaled(t.value))))
@@ -109,7 +117,7 @@ function envOf(svc: Service): List<Pair<String, String>> =
     .sortBy((p) -> p.first)
 
 function budgetS(svc: Service): Int =
-  let (total = svc.startup.toList().fold(0, (sum, ref) -> sum + timeoutOf(svc, ref)))
+  let (total = startupTotal(svc))
     (total + coldStartBufferMs + bootTimeMs + 999) ~/ 1000
 
 function threshold(svc: Service): Int =

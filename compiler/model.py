@@ -149,6 +149,23 @@ class Timeout:
     exact_ms: Fraction
     operands: tuple[Operand, ...]
     mark: Mark
+    delays_ms: tuple[int, ...] = ()  # its dependency's delay before each retry
+
+    @property
+    def attempts(self) -> int:
+        """The first attempt and every retry of its dependency."""
+        return len(self.delays_ms) + 1
+
+    @lazy
+    def worst_ms(self) -> int:
+        """`worst(t)`: how long this timeout can take with every retry, `(r + 1) x t + d1 +
+        ... + dr`; the timeout itself without retries."""
+        return worst_case_ms(self.ms, self.delays_ms)
+
+    @property
+    def worst_seconds(self) -> str:
+        """`worst_ms` in exact decimal seconds: `10.15`."""
+        return format_seconds(self.worst_ms)
 
     @lazy
     def ref(self) -> str:
@@ -197,10 +214,6 @@ class Dependency:
     def delays_seconds(self) -> tuple[str, ...]:
         """The delays in exact decimal seconds: `('0.1', '0.2', '0.25')`."""
         return tuple(format_seconds(ms) for ms in self.delays_ms)
-
-    def worst_case_ms(self, timeout: Timeout) -> int:
-        """`(r + 1) * t + d1 + ... + dr` for one of this dependency's timeouts."""
-        return worst_case_ms(timeout.ms, self.delays_ms)
 
     @lazy
     def env_prefix(self) -> str:
@@ -297,7 +310,6 @@ class Service:
     health_liveness: str
     dependencies: tuple[Dependency, ...]
     startup: tuple[Timeout, ...]
-    startup_total_ms: int
     cold_start_buffer_ms: int
     startup_probe: StartupProbe
     request_paths: dict[str, tuple[Timeout, ...]]
@@ -308,15 +320,20 @@ class Service:
     settings: CloudRunSettings = CloudRunSettings()
     container_name: str = ""
 
+    @lazy
+    def startup_total_ms(self) -> int:
+        """The startup chain at its worst: the sum of its phases' `worst_ms`."""
+        return sum(t.worst_ms for t in self.startup)
+
     @property
     def startup_budget_ms(self) -> int:
         """`startup_total` plus the cold-start buffer plus the boot time."""
         return self.startup_total_ms + self.cold_start_buffer_ms + self.boot_time_ms
 
-    @property
+    @lazy
     def shutdown_total_ms(self) -> int:
-        """The sum of the shutdown steps."""
-        return sum(t.ms for t in self.shutdown)
+        """The shutdown steps at their worst: the sum of their `worst_ms`."""
+        return sum(t.worst_ms for t in self.shutdown)
 
     @property
     def request_timeout_s(self) -> int:
@@ -356,10 +373,8 @@ class Service:
     @lazy
     def request_path_worst_ms(self) -> dict[str, int]:
         """Each request path's worst case: the sum of its timeouts' worst cases."""
-        by_name = self.dependencies_by_name
         return {
-            name: sum(by_name[t.dependency].worst_case_ms(t) for t in timeouts)
-            for name, timeouts in self.request_paths.items()
+            name: sum(t.worst_ms for t in timeouts) for name, timeouts in self.request_paths.items()
         }
 
     @property

@@ -66,7 +66,7 @@ def test_validate_annotates_the_line_and_column_of_each_error(repo: Path, run: R
 
 
 def test_a_broken_budget_is_annotated_with_its_rule(repo: Path, run: Run) -> None:
-    edit(repo, "staging", "max_total_timeout: 18s", "max_total_timeout: 10s")
+    edit(repo, "staging", "max_total_timeout: 33s", "max_total_timeout: 10s")
     result = run("validate", "--format", "github", "--root", repo)
     assert result.exit_code == 2
     titles = [m["title"] for m in map(ANNOTATION.fullmatch, result.stdout.splitlines()) if m]

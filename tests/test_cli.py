@@ -337,7 +337,7 @@ def test_validate_renders_and_writes_nothing(run: Run, tmp_path: Path) -> None:
 
 
 def test_validate_json_reports_budget_rules_with_their_id(run: Run, repo: Path) -> None:
-    staging_scaled_by(repo, "max_total_timeout: 18s", "max_total_timeout: 10s")
+    staging_scaled_by(repo, "max_total_timeout: 33s", "max_total_timeout: 10s")
     result = run("validate", "--root", repo, "--format", "json")
     assert result.exit_code == 2
     diagnostics = json.loads(result.stdout)["diagnostics"]

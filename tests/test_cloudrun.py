@@ -362,7 +362,10 @@ def test_a_template_that_drops_a_phase_is_refused(run: Run, repo: Path) -> None:
     result = build(run, repo, SHUTDOWN)
     assert result.exit_code == 2
     assert "timeouts.py has phases " in result.stderr
-    assert "'SHUTDOWN': [('bridge', 'close'), ('db', 'close')]" in result.stderr
+    assert (
+        "'SHUTDOWN': [('bridge', 'close', BRIDGE_CLOSE_TIMEOUT_S, 1, 6.0), "
+        "('db', 'close', DB_CLOSE_TIMEOUT_S, 1, 4.0)]"
+    ) in result.stderr
 
 
 def test_explain_shows_the_shutdown_steps_and_their_rule(run: Run, repo: Path) -> None:

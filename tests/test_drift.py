@@ -253,7 +253,7 @@ SINGLE_CHANGES = {
     ),
     "removed env var": (
         _no_env,
-        ("missing", f"{ENV_PATH}[STARTUP_TOTAL_TIMEOUT_S]", "16.85s", None),
+        ("missing", f"{ENV_PATH}[STARTUP_TOTAL_TIMEOUT_S]", "31.6s", None),
         STARTUP_AT,
     ),
 }

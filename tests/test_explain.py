@@ -115,17 +115,21 @@ def test_the_whole_service_startup_cloud_run_and_budgets(root: Path, run: Run) -
     assert out.startswith("staging / api  (profiles/staging.yaml; extends base)\n")
     startup = block(out, "startup chain  profiles/base.yaml:17:14")
     assert startup[1].split() == ["1.", "database.connect", "5.0s", "from", "0.0s"]
-    assert startup[2].split() == ["2.", "auth.request", "4.0s", "from", "5.0s"]
-    assert startup[3].split() == ["startup", "total", "9.0s"]
+    # auth.request is retried twice: the phase counts at its worst case, 3 x 4s + 2 x 0.2s
+    assert startup[2].split() == [
+        *("2.", "auth.request", "12.4s", "from", "5.0s"),
+        *("3", "x", "4.0s", "+", "0.4s", "backoff"),
+    ]
+    assert startup[3].split() == ["startup", "total", "17.4s"]
     assert startup[4].split() == ["+", "cold_start_buffer", "2.0s", "profiles/base.yaml:3:22"]
     assert startup[5].split() == ["+", "boot_time", "10.0s", "(default)"]
-    assert startup[6].split() == ["=", "startup", "budget", "21.0s"]
+    assert startup[6].split() == ["=", "startup", "budget", "29.4s"]
     assert startup[7].split() == [
         "max_total_timeout",
         "18.0s",
         "profiles/staging.yaml:6:22;",
         "margin",
-        "9.0s",
+        "0.6s",
     ]
     cloud_run = block(out, "Cloud Run")
     assert cloud_run[1].split()[:3] == ["service", "name", "api-staging"]
@@ -137,21 +141,21 @@ def test_the_whole_service_startup_cloud_run_and_budgets(root: Path, run: Run) -
         "profiles/base.yaml:8:22",
     ]
     assert cloud_run[4] == (
-        "  startup probe   initialDelaySeconds 0, periodSeconds 1, failureThreshold 22 "
-        "(window 22s, last probe at 21s), timeoutSeconds 1; covers the startup budget 21.0s"
+        "  startup probe   initialDelaySeconds 0, periodSeconds 1, failureThreshold 31 "
+        "(window 31s, last probe at 30s), timeoutSeconds 1; covers the startup budget 29.4s"
     )
     reasons = [line.strip() for line in cloud_run[5:11]]
     assert reasons[0].endswith(
-        "so the last probe must run at or after the startup budget: 0 + (22 - 1) x 1 = 21s >= 21.0s"
+        "so the last probe must run at or after the startup budget: 0 + (31 - 1) x 1 = 30s >= 29.4s"
     )
     assert reasons[1].startswith("periodSeconds 1: the shortest Cloud Run allows")
-    assert reasons[2].startswith("failureThreshold 22: the fewest probes")
-    assert reasons[3] == "window failureThreshold x periodSeconds = 22s <= 240s (Cloud Run's limit)"
+    assert reasons[2].startswith("failureThreshold 31: the fewest probes")
+    assert reasons[3] == "window failureThreshold x periodSeconds = 31s <= 240s (Cloud Run's limit)"
     assert ["min", "instances", "1", "profiles/staging.yaml:8:18"] in [
         line.split() for line in cloud_run
     ]
     budgets = out[out.index("budget rules\n") :].splitlines()
-    assert "  ok      budget.startup-total (startup chain): 9.0s of 18.0s, margin 9.0s" in budgets
+    assert "  ok      budget.startup-total (startup chain): 17.4s of 18.0s, margin 0.6s" in budgets
     assert any(
         line.startswith("  allowed budget.request-path (request path read)") for line in budgets
     )
@@ -169,7 +173,7 @@ def test_a_broken_budget_is_explained_not_refused(root: Path, run: Run) -> None:
     assert run("validate", "--root", root).exit_code == 2
     result = run("explain", "staging", "api", "--root", root)
     assert result.exit_code == 0, result.stderr
-    assert "  broken  budget.startup-total (startup chain): 9.0s of 8.0s, margin -1.0s" in (
+    assert "  broken  budget.startup-total (startup chain): 17.4s of 8.0s, margin -9.4s" in (
         result.stdout.splitlines()
     )
 
@@ -199,12 +203,20 @@ def test_json_carries_every_operand_with_its_place(root: Path, run: Run) -> None
     query = next(t for t in document["timeouts"] if t["timeout"] == "database.query")
     assert (query["ms"], query["kind"], query["seconds"]) == (257, "scaled", "0.257")
     assert _steps(document, "auth.request")[0]["at"] == "profiles/staging.yaml:13:37"
-    assert document["cloud_run"]["startup_probe"]["window_seconds"] == 22
-    assert document["cloud_run"]["startup_probe"]["last_probe_seconds"] == 21
-    assert document["startup"]["budget_ms"] == 21000
+    assert document["cloud_run"]["startup_probe"]["window_seconds"] == 31
+    assert document["cloud_run"]["startup_probe"]["last_probe_seconds"] == 30
+    assert document["startup"]["budget_ms"] == 29400
     assert document["startup"]["boot_time_ms"] == 10000
+    assert document["startup"]["phases"][1] == {
+        "timeout": "auth.request",
+        "ms": 4000,
+        "attempts": 3,
+        "backoff_ms": 400,
+        "worst_ms": 12400,
+        "starts_at_ms": 5000,
+    }
     rules = {(r["rule"], r["subject"]): r for r in document["budgets"]["rules"]}
-    assert rules[("budget.startup-total", "startup chain")]["margin_ms"] == 9000
+    assert rules[("budget.startup-total", "startup chain")]["margin_ms"] == 600
     assert rules[("budget.request-path", "request path read")]["reason"] == (
         "reads stream; the client retries"
     )

@@ -380,13 +380,18 @@ def test_the_spec_example_module(tmp_path: Path) -> None:
     assert module.DATABASE_CONNECT_TIMEOUT_S == 3.0
     assert module.TIMEOUTS.redis.connect == 2.31
     assert module.TIMEOUTS.websocket_bridge.handshake == 1.54
-    assert module.STARTUP_TOTAL_TIMEOUT_S == 16.85
+    assert module.STARTUP_TOTAL_TIMEOUT_S == 31.6  # each phase at its worst case
+    connect = module.STARTUP[0]
+    assert (connect.dependency, connect.timeout, connect.seconds) == ("database", "connect", 3.0)
+    assert (connect.attempts, connect.worst_s) == (4, 12.55)  # 4 x 3.0 + 0.1 + 0.2 + 0.25
+    assert sum(phase.worst_s for phase in module.STARTUP) == 31.6
+    assert [(p.timeout, p.attempts) for p in module.SHUTDOWN] == [("close", 1), ("close", 4)]
     assert module.CLOUD_RUN_SERVICE == "netra-backend-staging"
     assert module.RETRIES.database.attempts == 4
     assert module.RETRIES.database.delays_s == (0.1, 0.2, 0.25)
     assert module.RETRIES.database.backoff_max_s == 0.25
     assert module.RETRIES.auth.backoff_max_s is None
-    assert module.REQUEST_PATHS["chat"].deadline_s == 25.4  # 3 x 5 + 0.2 + 0.2 + 5 + 5
+    assert module.REQUEST_PATHS["chat"].deadline_s == 20.2  # 2 x 5 + 0.2 + 5 + 5
 
 
 def test_verify_environment_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:

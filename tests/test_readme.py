@@ -31,7 +31,7 @@ def test_the_five_minute_tour(run: Run, repo: Path) -> None:
     quoted(step2.stderr)
     assert tree_bytes(repo / "out") == before
 
-    edit(repo, "max_total_timeout: 18s", "max_total_timeout: 20s")
+    edit(repo, "max_total_timeout: 33s", "max_total_timeout: 35s")
     step3 = run("build", "--root", repo)
     assert step3.exit_code == 0, step3.stderr
     quoted(step3.stderr)

@@ -142,10 +142,14 @@ def test_worst_case_equals_a_brute_force_sum_of_the_delays(
         backoff_max_ms=max_ms,
         backoff_multiplier=multiplier,
     )
+    assert list(dependency.delays_ms) == expected
     mark = Mark("profiles/base.yaml", 1, 1)
     exact = Fraction(timeout_ms)
-    timeout = Timeout("auth", "request", timeout_ms, timeout_ms, True, False, exact, (), mark)
-    assert dependency.worst_case_ms(timeout) == (retries + 1) * timeout_ms + sum(expected)
+    timeout = Timeout(
+        "auth", "request", timeout_ms, timeout_ms, True, False, exact, (), mark, delays
+    )
+    assert timeout.attempts == retries + 1
+    assert timeout.worst_ms == (retries + 1) * timeout_ms + sum(expected)
 
 
 def test_the_worked_example() -> None:
@@ -527,7 +531,7 @@ def test_the_readme_request_path_example_is_what_the_tool_prints(tmp_path: Path,
     root = copy_repo(tmp_path / "shipped", with_out=False)
     base = root / "profiles" / "base.yaml"
     text = base.read_text(encoding="utf-8")
-    base.write_text(text.replace("request_timeout: 300s ", "request_timeout: 100s "), "utf-8")
+    base.write_text(text.replace("request_timeout: 300s ", "request_timeout: 90s "), "utf-8")
     lines = errors(run("validate", "--root", root).stderr)
     [production] = [line for line in lines if "profile 'production'" in line]
     assert " + auth backoff 1 0.2s (" in production

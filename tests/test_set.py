@@ -148,10 +148,10 @@ def test_windows_line_endings_are_kept(run: Run, repo: Path) -> None:
     path = repo / "profiles" / "development.yaml"
     crlf = path.read_bytes().replace(b"\n", b"\r\n")
     path.write_bytes(crlf)
-    result = run("set", "development", "environment.timeout_multiplier", "3", "--root", repo)
+    result = run("set", "development", "environment.timeout_multiplier", "1.5", "--root", repo)
     assert result.exit_code == 0, result.stderr
     assert path.read_bytes() == crlf.replace(
-        b"timeout_multiplier: 2\r\n", b"timeout_multiplier: 3\r\n"
+        b"timeout_multiplier: 2\r\n", b"timeout_multiplier: 1.5\r\n"
     )
 
 
@@ -173,7 +173,7 @@ def test_missing_mappings_are_created_below_the_existing_text(run: Run, repo: Pa
         "        timeouts:",
         "          connect: 3s",
     ]
-    assert "8s (inherited) -> 3s" in result.stderr
+    assert "2s (inherited) -> 3s" in result.stderr
 
 
 def test_key_inside_a_flow_mapping_is_added_in_flow_style(run: Run, repo: Path) -> None:
@@ -204,15 +204,15 @@ def test_new_dependency_needs_new_flag(run: Run, repo: Path) -> None:
 
 def test_set_on_a_pinned_value_keeps_the_pin(run: Run, repo: Path) -> None:
     before = lines_of(repo, "staging")
-    result = run("set", "staging", CONNECT, "4s", "--root", repo)
+    result = run("set", "staging", CONNECT, "2s", "--root", repo)
     assert result.exit_code == 0, result.stderr
     assert changed_lines(before, lines_of(repo, "staging")) == [
         (
             "        timeouts: {connect: {fixed: 3s}}   # pinned: not scaled",
-            "        timeouts: {connect: {fixed: 4s}}   # pinned: not scaled",
+            "        timeouts: {connect: {fixed: 2s}}   # pinned: not scaled",
         )
     ]
-    assert f"{CONNECT}: {{fixed: 3s}} -> {{fixed: 4s}}" in result.stderr
+    assert f"{CONNECT}: {{fixed: 3s}} -> {{fixed: 2s}}" in result.stderr
     assert "stays pinned" in result.stderr and "--scaled" in result.stderr
 
 
@@ -360,15 +360,15 @@ def test_same_value_leaves_the_file_alone(run: Run, repo: Path) -> None:
 
 def test_build_updates_out_and_check_is_clean(run: Run, repo: Path) -> None:
     env = repo / "out" / "production" / "netra-backend" / "timeouts.env"
-    assert "DATABASE_CONNECT_TIMEOUT_S=9.6\n" in env.read_text()
-    result = run("set", "production", CONNECT, "5s", "--build", "--root", repo)
+    assert "DATABASE_CONNECT_TIMEOUT_S=2.4\n" in env.read_text()
+    result = run("set", "production", CONNECT, "3s", "--build", "--root", repo)
     assert result.exit_code == 0, result.stderr
-    assert "DATABASE_CONNECT_TIMEOUT_S=6.0\n" in env.read_text()
+    assert "DATABASE_CONNECT_TIMEOUT_S=3.6\n" in env.read_text()
     assert run("check", "--root", repo).exit_code == 0
 
 
 def test_without_build_out_is_stale_and_set_says_so(run: Run, repo: Path) -> None:
-    result = run("set", "production", CONNECT, "5s", "--root", repo)
+    result = run("set", "production", CONNECT, "3s", "--root", repo)
     assert result.exit_code == 0
     assert "timeoutc: 4 files in out/ are now stale; run timeoutc build" in result.stderr
     assert run("check", "--root", repo).exit_code == 1

@@ -24,26 +24,27 @@ def test_yaml_is_the_merged_resolved_profile(repo: Path, run: Run) -> None:
         "timeout_multiplier": 0.7,
         "safety_margin": 1.1,
         "max_timeout": 5.0,
-        "max_total_timeout": 18.0,
+        "max_total_timeout": 33.0,
         "max_retry_amplification": 10,
     }
     assert document["platform"]["min_instances"] == 1
     backend = document["services"]["netra-backend"]
     database = backend["dependencies"]["database"]
-    assert database["timeouts"] == {"connect": 3.0, "query": 5.0, "close": 1.54}
+    assert database["timeouts"] == {"connect": 3.0, "query": 5.0, "close": 0.385}
     assert database["backoff"] == {"initial": 0.1, "max": 0.25, "multiplier": 2}
     assert (database["retries"], database["jitter"]) == (3, "full")
     assert database["delays"] == [0.1, 0.2, 0.25]
     assert backend["dependencies"]["auth"]["backoff"] == 0.2
-    assert backend["request_path_worst_cases"] == {"chat": 25.4}
+    assert backend["request_path_worst_cases"] == {"chat": 20.2}
     assert backend["cloud_run_name"] == "netra-backend-staging"
     assert backend["request_timeout"] == 300.0
-    assert backend["startup_budget"] == 28.85  # 16.85 + 2 + 10, exact
+    assert backend["startup_total"] == 31.6  # each phase at its worst case
+    assert backend["startup_budget"] == 43.6  # 31.6 + 2 + 10, exact
     assert backend["boot_time"] == 10.0
     assert backend["shutdown"] == ["websocket_bridge.close", "database.close"]
-    assert backend["shutdown_total"] == 2.31
+    assert backend["shutdown_total"] == 2.475  # 0.385 + 4 x 0.385 + 0.55
     assert backend["session_affinity"] is True
-    assert backend["startup_probe"]["failure_threshold"] == 30
+    assert backend["startup_probe"]["failure_threshold"] == 45
     assert backend["env"]["DATABASE_CONNECT_TIMEOUT_S"] == "3.0"
     assert list(document["services"]) == ["netra-backend", "auth-service"]
 

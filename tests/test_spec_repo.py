@@ -191,8 +191,11 @@ def expected_env(profile: dict[str, Any], service: str) -> dict[str, str]:
         f"{ref.replace('.', '_').upper()}_TIMEOUT_S": seconds_text(ms)
         for ref, ms in resolved.items()
     }
-    total = sum(resolved[ref] for ref in data.get("startup", []))
-    env["STARTUP_TOTAL_TIMEOUT_S"] = seconds_text(total)
+    worst = {
+        ref: worst_ms(data["dependencies"][ref.split(".")[0]], ms) for ref, ms in resolved.items()
+    }
+    total = sum(worst[ref] for ref in data.get("startup", []))
+    env["STARTUP_TOTAL_TIMEOUT_S"] = seconds_text(total)  # each phase at its worst case
     for dependency, spec in data.get("dependencies", {}).items():
         retries = int(spec.get("retries", "0"))
         if not retries:
@@ -210,6 +213,20 @@ def expected_env(profile: dict[str, Any], service: str) -> dict[str, str]:
         env[f"{prefix}_BACKOFF_MULTIPLIER"] = multiplier
         env[f"{prefix}_BACKOFF_JITTER"] = spec.get("jitter", "full")
     return env
+
+
+def worst_ms(spec: dict[str, Any], ms: int) -> int:
+    """`(r + 1) x t + d1 + ... + dr`, dn = min(ceil(initial x multiplier^(n-1)), max)."""
+    retries = int(spec.get("retries", "0"))
+    backoff = spec.get("backoff", "0ms")
+    if not isinstance(backoff, dict):
+        backoff = {"initial": backoff, "multiplier": "1"}
+    initial = duration_ms(backoff["initial"])
+    multiplier = Fraction(backoff.get("multiplier", "2"))
+    cap = duration_ms(backoff["max"]) if "max" in backoff else None
+    delays = [math.ceil(initial * multiplier ** (n - 1)) for n in range(1, retries + 1)]
+    delays = [min(d, int(cap)) if cap is not None else d for d in delays]
+    return (retries + 1) * ms + sum(delays)
 
 
 def startup_budget_ms(profile: dict[str, Any], service: str) -> int:
@@ -272,7 +289,8 @@ def test_hand_computed_values() -> None:
     assert prod["PAYMENTS_AUTHORIZE_TIMEOUT_S"] == "3.738"  # 2500 x 1.3 x 1.15 = 3737.5
     assert prod["INVENTORY_LOOKUP_TIMEOUT_S"] == "0.498"  # 333 x 1.495 = 497.835
     assert prod["POSTGRES_STATEMENT_TIMEOUT_S"] == "17.94"  # 12000 x 1.495
-    assert prod["STARTUP_TOTAL_TIMEOUT_S"] == "6.236"
+    # 2000 (pinned) + 3 x 3738 + 100 + 150 (payments.authorize, retried twice) + 498
+    assert prod["STARTUP_TOTAL_TIMEOUT_S"] == "13.962"
     search = expected_env(merged("eu-prod"), "search")
     assert search["ELASTIC_BULK_TIMEOUT_S"] == "20.0"  # 25000 x 1.495 = 37375, capped
     canary = expected_env(merged("eu-canary"), "search")

@@ -87,7 +87,7 @@ def test_a_custom_env_file_is_checked_as_an_env_file_not_against_timeouts_env(
     )
     assert run("build", "--root", repo).exit_code == 0
     text = (repo / SERVICE_OUT / "retries.env").read_text(encoding="utf-8")
-    assert text.splitlines()[1:] == ["DATABASE_RETRIES=3", "AUTH_RETRIES=2"]
+    assert text.splitlines()[1:] == ["DATABASE_RETRIES=3", "AUTH_RETRIES=1"]
     assert run("check", "--root", repo).exit_code == 0
 
 
@@ -122,7 +122,7 @@ def test_other_text_and_several_yaml_documents_are_fine(run: Run, repo: Path) ->
     )
     assert run("build", "--root", repo).exit_code == 0
     text = (repo / SERVICE_OUT / "settings.toml").read_text(encoding="utf-8")
-    assert "startup_ms = 16850\n" in text
+    assert "startup_ms = 31600\n" in text  # each phase at its worst case
 
 
 def test_a_wrong_attribute_names_the_template_line_and_what_exists(run: Run, repo: Path) -> None:

@@ -145,15 +145,16 @@ def _errors_beside(documents: dict[str, Document], failed: set[str]) -> list[Dia
     return []
 
 
-def resolve_all(documents: dict[str, Document]) -> tuple[Profile, ...]:
+def resolve_all(documents: dict[str, Document], *, budgets: bool = True) -> tuple[Profile, ...]:
     """Merge, resolve and budget-check every concrete profile; all errors at once.
+    Without `budgets`, a broken budget rule is no error (a revision `diff` compares).
 
     Chains are checked once for all profiles and merged with memoization: linear in
     the number of profiles, however long their `extends` chains.
     """
     chains = Chains(documents)
     merger = Merger(documents, chains)
-    results = [_resolve(name, documents, chains, merger) for name in documents]
+    results = [_resolve(name, documents, chains, merger, budgets) for name in documents]
     collisions = shared_cloud_run_names([p for p, _ in results if p is not None])
     return gather([*results, (None, collisions)])
 
@@ -201,7 +202,11 @@ def resolve_one(name: str, documents: Mapping[str, Document]) -> Resolved:
 
 
 def _resolve(
-    name: str, documents: Mapping[str, Document], chains: Chains, merger: Merger
+    name: str,
+    documents: Mapping[str, Document],
+    chains: Chains,
+    merger: Merger,
+    budgets: bool = True,
 ) -> Resolved:
     if name not in chains.whole:
         return None, chains.errors.get(name, [])
@@ -211,7 +216,7 @@ def _resolve(
         profile = resolve_profile(merger.merged(name))
     except CompileError as exc:
         return None, list(exc.diagnostics)
-    return profile, check_budgets(profile)
+    return profile, check_budgets(profile) if budgets else []
 
 
 def gather(results: Iterable[Resolved]) -> tuple[Profile, ...]:
@@ -234,9 +239,10 @@ def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
     return render_outputs(root, profiles)
 
 
-def compile_repository(root: Path, *, render: bool = True) -> Compilation:
-    """Run the whole pipeline on the repository at `root`."""
+def compile_repository(root: Path, *, render: bool = True, budgets: bool = True) -> Compilation:
+    """Run the whole pipeline on the repository at `root` (without `budgets`, a broken
+    budget rule is no error)."""
     with rare_collections():
-        profiles = resolve_all(load_profiles(root))
+        profiles = resolve_all(load_profiles(root), budgets=budgets)
         outputs = render_all(root, profiles) if render else {}
     return Compilation(profiles, outputs)

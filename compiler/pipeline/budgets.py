@@ -19,13 +19,22 @@ from compiler.diagnostics import Diagnostic, Mark, possessive
 from compiler.durations import format_duration, format_factor
 from compiler.model import Dependency, Environment, Profile, Service, Timeout, lazy
 from compiler.pipeline.amplification import link_cycles, retry_amplification
-from compiler.pipeline.terms import Rule, RuleResult, Status, Terms, term, worst_case_terms
+from compiler.pipeline.terms import (
+    Rule,
+    RuleResult,
+    Status,
+    Terms,
+    phase_term,
+    term,
+    worst_case_terms,
+)
 
+Parts = tuple[tuple[Timeout, Dependency], ...]
 __all__ = ["RULES", "Rule", "RuleResult", "Status", "check_budgets", "evaluate_service", "term"]
 
 
 def startup_total(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
-    """The startup chain's sum is at most `max_total_timeout`."""
+    """The startup chain at its worst case is at most `max_total_timeout`."""
     env = profile.environment
     limit = env.max_total_timeout_ms
     if limit is None or env.max_total_timeout is None:
@@ -34,12 +43,12 @@ def startup_total(profile: Profile, service: Service, passing: bool = True) -> I
     mark = service.marks.get("startup", service.marks["service"])
     if used <= limit:
         if passing:
-            terms_of = partial(_chain_terms, service.startup)
+            terms_of = partial(_chain_terms, service, service.startup)
             yield RuleResult(
                 "budget.startup-total", "startup chain", "ok", used, limit, terms_of, mark
             )
         return
-    terms = _chain_terms(service.startup)
+    terms = _chain_terms(service, service.startup)
     over = used - limit
     yield RuleResult(
         "budget.startup-total",
@@ -52,18 +61,28 @@ def startup_total(profile: Profile, service: Service, passing: bool = True) -> I
         f"startup chain {format_duration(used)} exceeds max_total_timeout "
         f"{env.max_total_timeout.text} ({env.max_total_timeout.mark}) by {format_duration(over)}: "
         + " + ".join(terms),
-        f"shorten the chain by {format_duration(over)}, or raise max_total_timeout to "
-        f"{format_duration(used)}",
+        _hint(
+            *_fewer_retries(_parts(service, service.startup), over),
+            f"shorten the chain by {format_duration(over)}",
+            f"raise max_total_timeout to {format_duration(used)}",
+        ),
     )
 
 
-def _chain_terms(timeouts: tuple[Timeout, ...]) -> Terms:
-    return tuple(term(t) for t in timeouts)
+def _parts(service: Service, timeouts: tuple[Timeout, ...]) -> Parts:
+    """Each timeout of a chain with its dependency."""
+    by_name = service.dependencies_by_name
+    return tuple((t, by_name[t.dependency]) for t in timeouts)
+
+
+def _chain_terms(service: Service, timeouts: tuple[Timeout, ...]) -> Terms:
+    """Each phase at its worst case: `database.connect 4 x 9.6s + 0.55s = 38.95s (...)`."""
+    return tuple(phase_term(t, d) for t, d in _parts(service, timeouts))
 
 
 def _budget_terms(service: Service) -> Terms:
     """The startup chain, the cold-start buffer and the boot time, each with its place."""
-    terms = [term(t) for t in service.startup]
+    terms = list(_chain_terms(service, service.startup))
     if service.cold_start_buffer_ms:
         buffer = f"cold_start_buffer {format_duration(service.cold_start_buffer_ms)}"
         where = service.marks.get("cold_start_buffer")
@@ -74,7 +93,7 @@ def _budget_terms(service: Service) -> Terms:
 
 
 def startup_probe(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
-    """The startup budget fits Cloud Run's 240 s startup-probe window."""
+    """The startup budget, from the chain at its worst case, fits Cloud Run's 240 s window."""
     used = service.startup_budget_ms
     limit = cloudrun.PROBE_WINDOW_S * 1000
     mark = service.marks.get("startup", service.marks["service"])
@@ -86,7 +105,22 @@ def startup_probe(profile: Profile, service: Service, passing: bool = True) -> I
             )
         return
     terms = _budget_terms(service)
-    over = format_duration(used - limit)
+    over_ms = used - limit
+    over = format_duration(over_ms)
+    fixes = [f"shorten the startup chain by {over}"]
+    why = ""
+    parts = _parts(service, service.startup)
+    if any(t.delays_ms for t, _ in parts):  # retried phases: say which costs the most
+        timeout, dependency = max(parts, key=lambda part: part[0].worst_ms)
+        why = (
+            f"the startup chain at its worst case (every attempt of every phase) is "
+            f"{format_duration(service.startup_total_ms)}, and {timeout.ref} costs the most "
+            f"({format_duration(timeout.worst_ms)}): "
+        )
+        if dependency.retries:
+            fixes[:0] = _fewer_retries(((timeout, dependency),), over_ms) or [
+                f"lower {dependency.name}.retries{_at(dependency)}"
+            ]
     yield RuleResult(
         "budget.startup-probe",
         "startup budget",
@@ -96,13 +130,13 @@ def startup_probe(profile: Profile, service: Service, passing: bool = True) -> I
         terms,
         mark,
         f"startup budget {format_duration(used)} exceeds Cloud Run's "
-        f"{cloudrun.PROBE_WINDOW_S}s startup-probe window by {over}: " + " + ".join(terms),
-        f"shorten the startup chain by {over}",
+        f"{cloudrun.PROBE_WINDOW_S}s startup-probe window by {over}: {why}" + " + ".join(terms),
+        _hint(*fixes),
     )
 
 
 def shutdown(profile: Profile, service: Service, passing: bool = True) -> Iterator[RuleResult]:
-    """The shutdown steps fit the 10 s Cloud Run leaves between SIGTERM and SIGKILL."""
+    """The shutdown steps at their worst case fit the 10 s Cloud Run leaves after SIGTERM."""
     if not service.shutdown:
         return
     used = service.shutdown_total_ms
@@ -110,10 +144,10 @@ def shutdown(profile: Profile, service: Service, passing: bool = True) -> Iterat
     mark = service.marks.get("shutdown", service.marks["service"])
     if used <= limit:
         if passing:
-            terms_of = partial(_shutdown_terms, service.shutdown)
+            terms_of = partial(_shutdown_terms, service)
             yield RuleResult("budget.shutdown", "shutdown steps", "ok", used, limit, terms_of, mark)
         return
-    terms = _shutdown_terms(service.shutdown)
+    terms = _shutdown_terms(service)
     over = format_duration(used - limit)
     yield RuleResult(
         "budget.shutdown",
@@ -123,23 +157,27 @@ def shutdown(profile: Profile, service: Service, passing: bool = True) -> Iterat
         limit,
         terms,
         mark,
-        f"shutdown steps take {format_duration(used)}, {over} more than the "
-        f"{format_duration(limit)} Cloud Run leaves between SIGTERM and SIGKILL: "
+        f"shutdown steps take {format_duration(used)}{_at_worst(service.shutdown)}, {over} more "
+        f"than the {format_duration(limit)} Cloud Run leaves between SIGTERM and SIGKILL: "
         + " + ".join(terms),
-        f"shorten the shutdown steps by {over}",
+        _hint(
+            *_fewer_retries(_parts(service, service.shutdown), used - limit),
+            f"shorten the shutdown steps by {over}",
+        ),
     )
 
 
-def _shutdown_terms(steps: tuple[Timeout, ...]) -> Terms:
-    return tuple(f"step {i} of {len(steps)} {term(t)}" for i, t in enumerate(steps, 1))
+def _at_worst(timeouts: tuple[Timeout, ...]) -> str:
+    """` at their worst case` where a step is retried; nothing otherwise."""
+    return " at their worst case" if any(t.delays_ms for t in timeouts) else ""
+
+
+def _shutdown_terms(service: Service) -> Terms:
+    steps = _chain_terms(service, service.shutdown)
+    return tuple(f"step {i} of {len(steps)} {text}" for i, text in enumerate(steps, 1))
 
 
 # --- terms and fixes shared by the request rules ---------------------------------------
-
-
-def worst_case_ms(timeout: Timeout, dependency: Dependency) -> int:
-    """`(r + 1) * t + d1 + ... + dr`: every attempt times out, each retry waits its delay."""
-    return dependency.worst_case_ms(timeout)
 
 
 @dataclass(frozen=True)
@@ -167,10 +205,7 @@ def path_cost(service: Service, name: str) -> PathCost:
     reads that, and makes the parts only for a path it reports.
     """
     by_name = service.dependencies_by_name
-    parts = tuple(
-        (t, by_name[t.dependency], worst_case_ms(t, by_name[t.dependency]))
-        for t in service.request_paths[name]
-    )
+    parts = tuple((t, by_name[t.dependency], t.worst_ms) for t in service.request_paths[name])
     return PathCost(name, sum(p[2] for p in parts), parts)
 
 
@@ -310,22 +345,25 @@ def dependency_below_request(
 # --- budget.request-path ---------------------------------------------------------------
 
 
-def _fewer_retries(cost: PathCost, over_ms: int) -> list[str]:
+def _at(dependency: Dependency) -> str:
+    mark = dependency.marks.get("retries")
+    return f" ({mark})" if mark else ""
+
+
+def _fewer_retries(parts: Parts, over_ms: int) -> list[str]:
     """`lower auth.retries to 1 (mark)` for each retried dependency that alone can fix it."""
     options = []
     seen: set[str] = set()
-    for _, dependency, _ in cost.parts:
+    for _, dependency in parts:
         if dependency.retries == 0 or dependency.name in seen:
             continue
         seen.add(dependency.name)
-        timeouts = [t for t, d, _ in cost.parts if d is dependency]
+        timeouts = [t for t, d in parts if d is dependency]
         for retries in range(dependency.retries - 1, -1, -1):  # the most retries that fit
             kept = sum(dependency.delays_ms[:retries])
-            saved = sum(dependency.worst_case_ms(t) - (retries + 1) * t.ms - kept for t in timeouts)
+            saved = sum(t.worst_ms - (retries + 1) * t.ms - kept for t in timeouts)
             if saved >= over_ms:
-                mark = dependency.marks.get("retries")
-                where = f" ({mark})" if mark else ""
-                options.append(f"lower {dependency.name}.retries to {retries}{where}")
+                options.append(f"lower {dependency.name}.retries to {retries}{_at(dependency)}")
                 break
     return options
 
@@ -359,7 +397,7 @@ def request_path(profile: Profile, service: Service, passing: bool = True) -> It
             f"case, {format_duration(over)} more than {request_timeout_term(service)}: "
             + " + ".join(cost.terms),
             _hint(
-                *_fewer_retries(cost, over),
+                *_fewer_retries(tuple((t, d) for t, d, _ in cost.parts), over),
                 lower_timeout(largest, profile.environment, shorter),
                 raise_request_timeout(service, cost.used_ms),
             ),

@@ -103,6 +103,16 @@ def _assignment(name: str, value: ast.expr | None) -> Assignment:
     return Assignment(name, value is not None, constant, meaning)
 
 
+@dataclass(frozen=True)
+class Name:
+    """A name read in the module (`DATABASE_CONNECT_TIMEOUT_S`), not a string literal."""
+
+    id: str
+
+    def __repr__(self) -> str:
+        return self.id
+
+
 def _keywords(node: ast.expr | None) -> dict[str, ast.expr]:
     """The keyword arguments of a call, by name; none when `node` is not a call."""
     if not isinstance(node, ast.Call):
@@ -141,10 +151,21 @@ def _request_paths(node: ast.expr | None) -> dict[Any, tuple[Any, ...]]:
     return found
 
 
+PHASE_FIELDS = ("dependency", "timeout", "seconds", "attempts", "worst_s")
+
+
 def _phase_pairs(node: ast.Tuple) -> list[tuple[Any, ...]]:
-    """`(Phase("database", "connect", ...), ...)` as (dependency, timeout) pairs."""
-    return [
-        tuple(arg.value for arg in call.args[:2] if isinstance(arg, ast.Constant))
-        for call in node.elts
-        if isinstance(call, ast.Call)
-    ]
+    """`(Phase("database", "connect", DATABASE_CONNECT_TIMEOUT_S, attempts=4, worst_s=10.15),
+    ...)` as (dependency, timeout, seconds, attempts, worst_s) tuples, positional and
+    keyword arguments alike; a name stands as `Name(id)`, a missing field as None."""
+    found = []
+    for call in node.elts:
+        if not isinstance(call, ast.Call):
+            continue
+        given = dict(zip(PHASE_FIELDS, call.args, strict=False)) | _keywords(call)
+        found.append(tuple(_value(given.get(field)) for field in PHASE_FIELDS))
+    return found
+
+
+def _value(node: ast.expr | None) -> Any:
+    return Name(node.id) if isinstance(node, ast.Name) else _literal(node)

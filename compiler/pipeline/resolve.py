@@ -36,6 +36,7 @@ from compiler.retries import (
     DEFAULT_JITTER,
     DEFAULT_MAX_RETRY_AMPLIFICATION,
     DEFAULT_MULTIPLIER,
+    backoff_delays_ms,
 )
 
 # The spec's name rules, checked here too: a repository's schema may be looser, and these
@@ -206,7 +207,7 @@ class _Resolver:
         }
         self.check_env_names(root, dependencies)
         buffer_ms = self.cold_start_buffer()
-        total = sum(t.ms for t in startup)
+        total = sum(t.worst_ms for t in startup)  # the chain at its worst: the probe's budget
         allow = dict(data.get("allow") or {})
         probe = cloudrun.startup_probe(total + buffer_ms + settings.boot_time_ms)
         if len(self.errors) > before:
@@ -232,7 +233,6 @@ class _Resolver:
             health_liveness=data["health"]["liveness"],
             dependencies=dependencies,
             startup=startup,
-            startup_total_ms=total,
             cold_start_buffer_ms=buffer_ms,
             startup_probe=probe,
             request_paths=paths,
@@ -272,10 +272,13 @@ class _Resolver:
             dep = dep or {}
             path: Path = (*root, "dependencies", dep_name)
             self.check_identifier(path, dep_name, "dependency")
+            retries = dep.get("retries") or 0
+            initial_ms, max_ms, multiplier = self.backoff((*path, "backoff"), dep.get("backoff"))
+            delays = backoff_delays_ms(initial_ms, multiplier, max_ms, retries)
             found = dep.get("timeouts") or {}
             at = (*path, "timeouts")
             timeouts = tuple(
-                self.timeout(dep_name, name, (*at, name), env, raw)
+                self.timeout(dep_name, name, (*at, name), env, raw, delays)
                 for name, raw in (
                     found.items()
                     if isinstance(found, dict)
@@ -297,7 +300,6 @@ class _Resolver:
                 )
             mark = self.merged.mark
             marks = {key: mark((*path, key)) for key in dep}
-            initial_ms, max_ms, multiplier = self.backoff((*path, "backoff"), dep.get("backoff"))
             if isinstance(dep.get("backoff"), dict):
                 marks.update(
                     (f"backoff.{key}", mark((*path, "backoff", key))) for key in dep["backoff"]
@@ -306,7 +308,7 @@ class _Resolver:
                 Dependency(
                     dep_name,
                     timeouts,
-                    dep.get("retries") or 0,
+                    retries,
                     initial_ms,
                     callee,
                     marks,
@@ -341,9 +343,16 @@ class _Resolver:
         return initial_ms, max_ms, multiplier
 
     def timeout(
-        self, dependency: str, name: str, path: Path, env: Environment, raw: Any
+        self,
+        dependency: str,
+        name: str,
+        path: Path,
+        env: Environment,
+        raw: Any,
+        delays: tuple[int, ...],
     ) -> Timeout:
-        """The timeout `raw` at `path`: scaled, margined and capped, or pinned."""
+        """The timeout `raw` at `path`: scaled, margined and capped, or pinned; `delays`
+        are its dependency's waits before each retry."""
         self.check_identifier(path, name, "timeout")
         mark = self.merged.mark(path)
         if isinstance(raw, dict):
@@ -358,7 +367,9 @@ class _Resolver:
                     f"profile '{self.merged.name}'",
                     "lower the pin or raise max_timeout",
                 )
-            return Timeout(dependency, name, ms, ms, True, False, Fraction(ms), (pin,), mark)
+            return Timeout(
+                dependency, name, ms, ms, True, False, Fraction(ms), (pin,), mark, delays
+            )
         text = raw if type(raw) is str else _text(raw)
         known = self._scaled.get(text)
         if known is None:
@@ -369,7 +380,7 @@ class _Resolver:
         if capped:
             assert env.max_timeout is not None
             operands = (*operands, env.max_timeout)
-        return Timeout(dependency, name, ms, base_ms, False, capped, exact, operands, mark)
+        return Timeout(dependency, name, ms, base_ms, False, capped, exact, operands, mark, delays)
 
     def scaled(self, text: str, env: Environment) -> tuple[int, Fraction, int, bool]:
         """(base ms, exact product, ms, capped) of the duration `text` in this profile:

@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
-from compiler.model import Profile, Service
+from compiler.model import Profile, Service, Timeout
 from compiler.pipeline.formats import env_pairs, format_check
-from compiler.pipeline.python_readback import NOT_CONSTANT, PHASES, assignments
+from compiler.pipeline.python_readback import NOT_CONSTANT, PHASES, Name, assignments
 from compiler.pipeline.readback import load_yaml
 
 Check = Callable[[str, Profile, Service], list[str]]
@@ -143,8 +143,8 @@ def check_python(text: str, profile: Profile, service: Service) -> list[str]:
     }
     got = {name: constants.get(name) for name in want}
     chains = {
-        "STARTUP": [(t.dependency, t.name) for t in service.startup],
-        "SHUTDOWN": [(t.dependency, t.name) for t in service.shutdown],
+        "STARTUP": [_phase(t) for t in service.startup],
+        "SHUTDOWN": [_phase(t) for t in service.shutdown],
     }
     retries = {
         d.name: (d.attempts, tuple(float(s) for s in d.delays_seconds), d.backoff_max_ms is None)
@@ -160,6 +160,17 @@ def check_python(text: str, profile: Profile, service: Service) -> list[str]:
         *_differs("REQUEST_PATHS", meanings["REQUEST_PATHS"], paths),
         *_differs("phases", phases, chains),
     ]
+
+
+def _phase(timeout: Timeout) -> tuple[Any, ...]:
+    """A `Phase(...)` of timeouts.py as it reads back: its constant, attempts, worst case."""
+    return (
+        timeout.dependency,
+        timeout.name,
+        Name(timeout.env_name),
+        timeout.attempts,
+        float(timeout.worst_seconds),
+    )
 
 
 CHECKS: dict[str, Check] = {

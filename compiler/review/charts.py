@@ -37,12 +37,14 @@ class Bar:
 
 
 def startup_bars(service: Service) -> tuple[Bar, ...]:
-    """The phases in order, then the cold-start buffer and boot time, then the probe window."""
+    """The phases in order, each at its worst case, then the cold-start buffer and boot
+    time, then the probe window."""
     bars = []
     offset = 0
-    for timeout in service.startup:
-        bars.append(Bar(timeout.ref, offset, offset + timeout.ms, "phase"))
-        offset += timeout.ms
+    for timeout in service.startup:  # each phase at its worst case, as the probe is sized
+        label = timeout.ref if timeout.attempts == 1 else f"{timeout.ref} x{timeout.attempts}"
+        bars.append(Bar(label, offset, offset + timeout.worst_ms, "phase"))
+        offset += timeout.worst_ms
     if service.cold_start_buffer_ms:
         bars.append(
             Bar("cold-start buffer", offset, offset + service.cold_start_buffer_ms, "buffer")

@@ -9,7 +9,7 @@ from typing import Any
 
 from compiler import cloudrun
 from compiler.durations import format_seconds, format_signed_seconds
-from compiler.model import Service
+from compiler.model import Service, Timeout
 from compiler.review.places import shown, where
 
 Doc = dict[str, Any]
@@ -88,14 +88,46 @@ def settings_doc(service: Service) -> Doc:
     }
 
 
+def phases_doc(timeouts: tuple[Timeout, ...]) -> list[Doc]:
+    """The phases of a startup chain or the steps of a shutdown, each at its worst case
+    (every attempt and every wait before a retry), and when it starts at the latest."""
+    phases, offset = [], 0
+    for timeout in timeouts:
+        phases.append(
+            {
+                "timeout": timeout.ref,
+                "ms": timeout.ms,
+                "attempts": timeout.attempts,
+                "backoff_ms": sum(timeout.delays_ms),
+                "worst_ms": timeout.worst_ms,
+                "starts_at_ms": offset,
+            }
+        )
+        offset += timeout.worst_ms
+    return phases
+
+
+def phase_lines(phases: list[Doc]) -> list[str]:
+    """`1. database.connect  10.15s   from 0.0s   4 x 2.4s + 0.55s backoff`."""
+    lines = []
+    for number, phase in enumerate(phases, 1):
+        line = (
+            f"  {number}. {phase['timeout']:<28} {format_signed_seconds(phase['worst_ms']):>9}"
+            f"   from {format_signed_seconds(phase['starts_at_ms'])}"
+        )
+        if phase["attempts"] > 1:
+            line += f"   {phase['attempts']} x {format_signed_seconds(phase['ms'])}"
+            if phase["backoff_ms"]:
+                line += f" + {format_signed_seconds(phase['backoff_ms'])} backoff"
+        lines.append(line)
+    return lines
+
+
 def shutdown_doc(service: Service) -> Doc:
-    """The shutdown steps with offsets, their total and Cloud Run's 10 s limit."""
-    steps, offset = [], 0
-    for timeout in service.shutdown:
-        steps.append({"timeout": timeout.ref, "ms": timeout.ms, "starts_at_ms": offset})
-        offset += timeout.ms
+    """The shutdown steps with offsets, each at its worst case; their total and Cloud
+    Run's 10 s limit."""
     return {
-        "steps": steps,
+        "steps": phases_doc(service.shutdown),
         "at": shown(service.marks.get("shutdown")),
         "total_ms": service.shutdown_total_ms,
         "limit_ms": cloudrun.SHUTDOWN_GRACE_MS,
@@ -105,12 +137,7 @@ def shutdown_doc(service: Service) -> Doc:
 def shutdown_lines(shutdown: Doc) -> list[str]:
     if not shutdown["steps"]:
         return ["shutdown steps  (none)", ""]
-    lines = [f"shutdown steps  {where(shutdown['at'])}"]
-    for number, step in enumerate(shutdown["steps"], 1):
-        lines.append(
-            f"  {number}. {step['timeout']:<28} {format_signed_seconds(step['ms']):>9}"
-            f"   from {format_signed_seconds(step['starts_at_ms'])}"
-        )
+    lines = [f"shutdown steps  {where(shutdown['at'])}", *phase_lines(shutdown["steps"])]
     margin = format_signed_seconds(shutdown["limit_ms"] - shutdown["total_ms"])
     lines.append(f"  {'shutdown total':<31} {format_signed_seconds(shutdown['total_ms']):>9}")
     lines.append(

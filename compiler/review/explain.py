@@ -20,6 +20,8 @@ from compiler.pipeline.merge import MergedProfile, extends_chain, is_abstract, m
 from compiler.pipeline.resolve import resolve_profile
 from compiler.review.cloud_run import (
     cloud_run_lines,
+    phase_lines,
+    phases_doc,
     probe_reasoning,
     settings_doc,
     shutdown_doc,
@@ -192,14 +194,11 @@ def timeout_doc(service: Service, timeout: Timeout) -> Doc:
 
 
 def startup_doc(profile: Profile, service: Service, merged: MergedProfile) -> Doc:
-    """The startup chain with offsets, its total, the buffer, the budget and the cap."""
-    phases, offset = [], 0
-    for timeout in service.startup:
-        phases.append({"timeout": timeout.ref, "ms": timeout.ms, "starts_at_ms": offset})
-        offset += timeout.ms
+    """The startup chain with offsets, each phase at its worst case; its total, the buffer,
+    the budget and the cap."""
     env = profile.environment
     return {
-        "phases": phases,
+        "phases": phases_doc(service.startup),
         **_place(service.marks.get("startup")),
         "total_ms": service.startup_total_ms,
         "cold_start_buffer_ms": service.cold_start_buffer_ms,
@@ -375,11 +374,7 @@ def render_text(doc: Doc) -> str:
 
 def _startup_lines(startup: Doc) -> list[str]:
     lines = [f"startup chain  {where(startup['at'])}"]
-    for number, phase in enumerate(startup["phases"], 1):
-        lines.append(
-            f"  {number}. {phase['timeout']:<28} {format_signed_seconds(phase['ms']):>9}"
-            f"   from {format_signed_seconds(phase['starts_at_ms'])}"
-        )
+    lines += phase_lines(startup["phases"])
     lines.append(f"  {'startup total':<31} {format_signed_seconds(startup['total_ms']):>9}")
     buffer = format_signed_seconds(startup["cold_start_buffer_ms"])
     lines.append(

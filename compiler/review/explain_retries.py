@@ -53,7 +53,7 @@ def dependency_retries_doc(service: Service, dependency: Dependency) -> Doc:
     delays = dependency.delays_ms
     worst_cases = []
     for timeout in dependency.timeouts:
-        worst = dependency.worst_case_ms(timeout)
+        worst = timeout.worst_ms
         text = f"{dependency.attempts} x {timeout.ms} ms"
         waits = [str(d) for d in delays if d]
         if len(waits) == 1:

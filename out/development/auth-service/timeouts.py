@@ -98,16 +98,31 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """One step of the startup chain or of the shutdown steps, in seconds."""
+    """One step of the startup chain or of the shutdown steps, in seconds: one attempt,
+    and at its worst case (every attempt and every wait before a retry)."""
 
     dependency: str
     timeout: str
     seconds: float
+    attempts: int
+    worst_s: float
 
 
 STARTUP: Final[tuple[Phase, ...]] = (
-    Phase("database", "connect", DATABASE_CONNECT_TIMEOUT_S),
-    Phase("redis", "connect", REDIS_CONNECT_TIMEOUT_S),
+    Phase(
+        "database",
+        "connect",
+        DATABASE_CONNECT_TIMEOUT_S,
+        attempts=1,
+        worst_s=10.0,
+    ),
+    Phase(
+        "redis",
+        "connect",
+        REDIS_CONNECT_TIMEOUT_S,
+        attempts=1,
+        worst_s=4.0,
+    ),
 )
 SHUTDOWN: Final[tuple[Phase, ...]] = ()
 

@@ -17,20 +17,20 @@ AUTH_BACKOFF_INITIAL_S: Final[float] = 0.2
 AUTH_BACKOFF_JITTER: Final[str] = "full"
 AUTH_BACKOFF_MULTIPLIER: Final[float] = 1.0
 AUTH_REQUEST_TIMEOUT_S: Final[float] = 5.0
-AUTH_RETRIES: Final[int] = 2
+AUTH_RETRIES: Final[int] = 1
 DATABASE_BACKOFF_INITIAL_S: Final[float] = 0.1
 DATABASE_BACKOFF_JITTER: Final[str] = "full"
 DATABASE_BACKOFF_MAX_S: Final[float] = 0.25
 DATABASE_BACKOFF_MULTIPLIER: Final[float] = 2.0
-DATABASE_CLOSE_TIMEOUT_S: Final[float] = 1.54
+DATABASE_CLOSE_TIMEOUT_S: Final[float] = 0.385
 DATABASE_CONNECT_TIMEOUT_S: Final[float] = 3.0
 DATABASE_QUERY_TIMEOUT_S: Final[float] = 5.0
 DATABASE_RETRIES: Final[int] = 3
 REDIS_COMMAND_TIMEOUT_S: Final[float] = 5.0
 REDIS_CONNECT_TIMEOUT_S: Final[float] = 2.31
-SHUTDOWN_TOTAL_TIMEOUT_S: Final[float] = 2.31
-STARTUP_TOTAL_TIMEOUT_S: Final[float] = 16.85
-WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S: Final[float] = 0.77
+SHUTDOWN_TOTAL_TIMEOUT_S: Final[float] = 2.475
+STARTUP_TOTAL_TIMEOUT_S: Final[float] = 31.6
+WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S: Final[float] = 0.385
 WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S: Final[float] = 1.54
 WEBSOCKET_BRIDGE_SEND_TIMEOUT_S: Final[float] = 5.0
 
@@ -146,13 +146,12 @@ RETRIES: Final[Retries] = Retries(
         ),
     ),
     auth=RetryPolicy(
-        attempts=3,
+        attempts=2,
         backoff_initial_s=AUTH_BACKOFF_INITIAL_S,
         backoff_max_s=None,
         backoff_multiplier=AUTH_BACKOFF_MULTIPLIER,
         jitter=AUTH_BACKOFF_JITTER,
         delays_s=(
-            0.2,
             0.2,
         ),
     ),
@@ -175,7 +174,7 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
                 "agent_supervisor.request",
                 "websocket_bridge.send",
             ),
-            deadline_s=25.4,
+            deadline_s=20.2,
         ),
     }
 )
@@ -183,23 +182,68 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """One step of the startup chain or of the shutdown steps, in seconds."""
+    """One step of the startup chain or of the shutdown steps, in seconds: one attempt,
+    and at its worst case (every attempt and every wait before a retry)."""
 
     dependency: str
     timeout: str
     seconds: float
+    attempts: int
+    worst_s: float
 
 
 STARTUP: Final[tuple[Phase, ...]] = (
-    Phase("database", "connect", DATABASE_CONNECT_TIMEOUT_S),
-    Phase("redis", "connect", REDIS_CONNECT_TIMEOUT_S),
-    Phase("auth", "request", AUTH_REQUEST_TIMEOUT_S),
-    Phase("agent_supervisor", "startup", AGENT_SUPERVISOR_STARTUP_TIMEOUT_S),
-    Phase("websocket_bridge", "handshake", WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S),
+    Phase(
+        "database",
+        "connect",
+        DATABASE_CONNECT_TIMEOUT_S,
+        attempts=4,
+        worst_s=12.55,
+    ),
+    Phase(
+        "redis",
+        "connect",
+        REDIS_CONNECT_TIMEOUT_S,
+        attempts=1,
+        worst_s=2.31,
+    ),
+    Phase(
+        "auth",
+        "request",
+        AUTH_REQUEST_TIMEOUT_S,
+        attempts=2,
+        worst_s=10.2,
+    ),
+    Phase(
+        "agent_supervisor",
+        "startup",
+        AGENT_SUPERVISOR_STARTUP_TIMEOUT_S,
+        attempts=1,
+        worst_s=5.0,
+    ),
+    Phase(
+        "websocket_bridge",
+        "handshake",
+        WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S,
+        attempts=1,
+        worst_s=1.54,
+    ),
 )
 SHUTDOWN: Final[tuple[Phase, ...]] = (
-    Phase("websocket_bridge", "close", WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S),
-    Phase("database", "close", DATABASE_CLOSE_TIMEOUT_S),
+    Phase(
+        "websocket_bridge",
+        "close",
+        WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S,
+        attempts=1,
+        worst_s=0.385,
+    ),
+    Phase(
+        "database",
+        "close",
+        DATABASE_CLOSE_TIMEOUT_S,
+        attempts=4,
+        worst_s=2.09,
+    ),
 )
 
 

@@ -60,11 +60,14 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """One step of the startup chain or of the shutdown steps, in seconds."""
+    """One step of the startup chain or of the shutdown steps, in seconds: one attempt,
+    and at its worst case (every attempt and every wait before a retry)."""
 
     dependency: str
     timeout: str
     seconds: float
+    attempts: int
+    worst_s: float
 
 
 STARTUP: Final[tuple[Phase, ...]] = ()

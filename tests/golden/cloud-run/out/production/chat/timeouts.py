@@ -89,19 +89,40 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """One step of the startup chain or of the shutdown steps, in seconds."""
+    """One step of the startup chain or of the shutdown steps, in seconds: one attempt,
+    and at its worst case (every attempt and every wait before a retry)."""
 
     dependency: str
     timeout: str
     seconds: float
+    attempts: int
+    worst_s: float
 
 
 STARTUP: Final[tuple[Phase, ...]] = (
-    Phase("database", "connect", DATABASE_CONNECT_TIMEOUT_S),
+    Phase(
+        "database",
+        "connect",
+        DATABASE_CONNECT_TIMEOUT_S,
+        attempts=1,
+        worst_s=0.61,
+    ),
 )
 SHUTDOWN: Final[tuple[Phase, ...]] = (
-    Phase("websocket_bridge", "close", WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S),
-    Phase("database", "close", DATABASE_CLOSE_TIMEOUT_S),
+    Phase(
+        "websocket_bridge",
+        "close",
+        WEBSOCKET_BRIDGE_CLOSE_TIMEOUT_S,
+        attempts=1,
+        worst_s=5.0,
+    ),
+    Phase(
+        "database",
+        "close",
+        DATABASE_CLOSE_TIMEOUT_S,
+        attempts=1,
+        worst_s=3.0,
+    ),
 )
 
 

@@ -105,17 +105,38 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """One step of the startup chain or of the shutdown steps, in seconds."""
+    """One step of the startup chain or of the shutdown steps, in seconds: one attempt,
+    and at its worst case (every attempt and every wait before a retry)."""
 
     dependency: str
     timeout: str
     seconds: float
+    attempts: int
+    worst_s: float
 
 
 STARTUP: Final[tuple[Phase, ...]] = (
-    Phase("no", "yes", NO_YES_TIMEOUT_S),
-    Phase("off", "slow", OFF_SLOW_TIMEOUT_S),
-    Phase("no", "str", NO_STR_TIMEOUT_S),
+    Phase(
+        "no",
+        "yes",
+        NO_YES_TIMEOUT_S,
+        attempts=1,
+        worst_s=0.001,
+    ),
+    Phase(
+        "off",
+        "slow",
+        OFF_SLOW_TIMEOUT_S,
+        attempts=1,
+        worst_s=218.0,
+    ),
+    Phase(
+        "no",
+        "str",
+        NO_STR_TIMEOUT_S,
+        attempts=1,
+        worst_s=0.999,
+    ),
 )
 SHUTDOWN: Final[tuple[Phase, ...]] = ()
 

@@ -22,7 +22,7 @@ DATABASE_QUERY_TIMEOUT_S: Final[float] = 5.0
 DATABASE_RETRIES: Final[int] = 1
 REDIS_COMMAND_TIMEOUT_S: Final[float] = 5.0
 REDIS_CONNECT_TIMEOUT_S: Final[float] = 2.31
-STARTUP_TOTAL_TIMEOUT_S: Final[float] = 16.85
+STARTUP_TOTAL_TIMEOUT_S: Final[float] = 19.85
 WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S: Final[float] = 1.54
 WEBSOCKET_BRIDGE_SEND_TIMEOUT_S: Final[float] = 5.0
 
@@ -149,19 +149,52 @@ REQUEST_PATHS: Final[Mapping[str, RequestPath]] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """One step of the startup chain or of the shutdown steps, in seconds."""
+    """One step of the startup chain or of the shutdown steps, in seconds: one attempt,
+    and at its worst case (every attempt and every wait before a retry)."""
 
     dependency: str
     timeout: str
     seconds: float
+    attempts: int
+    worst_s: float
 
 
 STARTUP: Final[tuple[Phase, ...]] = (
-    Phase("database", "connect", DATABASE_CONNECT_TIMEOUT_S),
-    Phase("redis", "connect", REDIS_CONNECT_TIMEOUT_S),
-    Phase("auth", "request", AUTH_REQUEST_TIMEOUT_S),
-    Phase("agent_supervisor", "startup", AGENT_SUPERVISOR_STARTUP_TIMEOUT_S),
-    Phase("websocket_bridge", "handshake", WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S),
+    Phase(
+        "database",
+        "connect",
+        DATABASE_CONNECT_TIMEOUT_S,
+        attempts=2,
+        worst_s=6.0,
+    ),
+    Phase(
+        "redis",
+        "connect",
+        REDIS_CONNECT_TIMEOUT_S,
+        attempts=1,
+        worst_s=2.31,
+    ),
+    Phase(
+        "auth",
+        "request",
+        AUTH_REQUEST_TIMEOUT_S,
+        attempts=1,
+        worst_s=5.0,
+    ),
+    Phase(
+        "agent_supervisor",
+        "startup",
+        AGENT_SUPERVISOR_STARTUP_TIMEOUT_S,
+        attempts=1,
+        worst_s=5.0,
+    ),
+    Phase(
+        "websocket_bridge",
+        "handshake",
+        WEBSOCKET_BRIDGE_HANDSHAKE_TIMEOUT_S,
+        attempts=1,
+        worst_s=1.54,
+    ),
 )
 SHUTDOWN: Final[tuple[Phase, ...]] = ()
 
