@@ -1,6 +1,6 @@
 """The package's folders are its architecture: imports run one way, with no circles.
 
-cli -> review, authoring -> pipeline -> the shared vocabulary (the top-level modules).
+cli -> review, authoring -> pipeline, writer -> the shared vocabulary (the top-level modules).
 A wing never imports another wing; the vocabulary imports only itself.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "compiler"
-LAYER = {"cli": 3, "review": 2, "authoring": 2, "pipeline": 1}  # anything else: 0
+LAYER = {"cli": 3, "review": 2, "authoring": 2, "pipeline": 1, "writer": 1}  # else: 0
 
 
 def module_name(path: Path) -> str:
@@ -38,6 +38,18 @@ def imports(name: str) -> set[str]:
                 targets.append(submodule if submodule in MODULES else node.module)
         found.update(t for t in targets if t in MODULES and t != name)
     return found
+
+
+def third_party(name: str) -> set[str]:
+    """The top-level packages outside the compiler that `name` imports."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found - {"compiler"}
 
 
 def wing(name: str) -> str:
@@ -92,3 +104,9 @@ def test_no_import_circles() -> None:
         if name not in state:
             visit(name, [name])
     assert circles == []
+
+
+def test_the_command_line_is_only_in_cli() -> None:
+    outside = [name for name in MODULES if wing(name) != "cli" and "click" in third_party(name)]
+    assert outside == []
+

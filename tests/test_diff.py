@@ -7,6 +7,7 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+import click
 import pytest
 
 from compiler.cli.review import wants_color
@@ -405,7 +406,7 @@ def test_text_colours_changes_when_asked_and_output_to_a_pipe_has_none(
     before = compile_repository(small, render=False).profiles
     edit(small, "staging", "{fixed: 8s}", "{fixed: 3s}")
     after = compile_repository(small, render=False).profiles
-    coloured = render_text(compare(before, after), "HEAD", color=True)
+    coloured = render_text(compare(before, after), "HEAD", style=click.style)
     assert "\x1b[36m-62.5%\x1b[0m" in coloured
     assert "\x1b[" not in render_text(compare(before, after), "HEAD")
     assert "\x1b[" not in run("diff", "--root", small).stdout

@@ -20,7 +20,7 @@ import yaml
 from conftest import REPO, Run
 
 from compiler.pipeline.load import load_bytes
-from compiler.review.drift import ABSENT, differences
+from compiler.review.drift.compare import ABSENT, differences
 
 Export = dict[str, Any]
 
@@ -648,8 +648,8 @@ def test_env_vars_by_name_and_extra_containers() -> None:
 
 def test_env_vars_of_dependency_settings_point_at_their_keys() -> None:
     """Retry settings exported as env vars are declared by the dependency's keys."""
-    from compiler.review.drift import Named
-    from compiler.review.drift_places import Places
+    from compiler.review.drift.compare import Named
+    from compiler.review.drift.places import Places
     from compiler.review.explain import find_service, load
 
     profile, merged = load(REPO, "staging")
@@ -681,7 +681,7 @@ def test_env_vars_of_dependency_settings_point_at_their_keys() -> None:
 
 def test_nested_dependency_settings_are_found_by_their_words() -> None:
     from compiler.pipeline.merge import MergedProfile
-    from compiler.review.drift_places import Places
+    from compiler.review.drift.places import Places
     from compiler.review.explain import find_service, load
 
     text = (
@@ -759,13 +759,13 @@ SERVER_MANAGED_FIELDS = [
 
 @pytest.mark.parametrize("field", SERVER_MANAGED_FIELDS)
 def test_every_server_managed_field_of_the_contract_has_a_reason(field: str) -> None:
-    from compiler.review.server_fields import managed_reason
+    from compiler.review.drift.server_fields import managed_reason
 
     assert managed_reason(field, "anything")
 
 
 def test_user_fields_are_not_server_managed() -> None:
-    from compiler.review.server_fields import managed_reason
+    from compiler.review.drift.server_fields import managed_reason
 
     for field in (
         "metadata.name",
@@ -782,7 +782,7 @@ def test_user_fields_are_not_server_managed() -> None:
 
 def test_cloud_run_settings_point_at_the_key_that_sets_them() -> None:
     from compiler.pipeline.merge import MergedProfile
-    from compiler.review.drift_places import Places
+    from compiler.review.drift.places import Places
     from compiler.review.explain import find_service, load
 
     text = (

@@ -20,9 +20,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from compiler.diagnostics import CompileError
 from compiler.durations import scale_ms
 from compiler.pipeline.collector import ALLOCATIONS_PER_COLLECTION, rare_collections
-from compiler.pipeline.emit import read_out
 from compiler.pipeline.readback import load_yaml
 from compiler.pipeline.sandbox import MemoizedSandbox
+from compiler.writer.emit import read_out
 
 
 def same(a: Any, b: Any) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from compiler.pipeline import compile_repository
-from compiler.pipeline.emit import TEMP_SUFFIX
+from compiler.writer.emit import TEMP_SUFFIX
 from tests.conftest import REPO, Result, Run, tree_bytes
 
 SERVICES = 200
@@ -512,7 +512,7 @@ def test_files_and_folders_are_durable_before_they_are_published(
     built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """syncfs(2) of out/'s file system before the first rename and after the last."""
-    from compiler.pipeline import publish
+    from compiler.writer import publish
 
     events: list[str] = []
     real_replace = os.replace
@@ -537,7 +537,7 @@ def test_files_and_folders_are_durable_before_they_are_published(
 def test_without_syncfs_every_file_and_folder_is_fsynced_before_the_rename(
     built: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from compiler.pipeline import publish
+    from compiler.writer import publish
 
     synced: set[str] = set()
     renamed_unsynced: list[str] = []

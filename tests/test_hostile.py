@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from compiler.diagnostics import CompileError
-from compiler.pipeline.emit import Change, is_safe_output_path, write
+from compiler.writer.emit import Change, is_safe_output_path, write
 from tests.conftest import Run, copy_repo, tree_bytes, write_profile
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"

@@ -9,7 +9,8 @@ from conftest import Run, tree_bytes
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from compiler.pipeline.manifest import parse_manifest, render_manifest, suffix
+from compiler.headers import suffix
+from compiler.writer.manifest import parse_manifest, render_manifest
 
 MANIFEST = "out/.timeoutc-manifest.json"
 CONFIG = "out/staging/netra-backend/config.json"

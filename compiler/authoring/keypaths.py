@@ -252,8 +252,9 @@ def children(
 
 def merged_view(root: Path, profile: str) -> dict[str, Any]:
     """The profile merged with its bases, as plain data; tolerant of broken files."""
+    from compiler.files import read_limited
     from compiler.pipeline import PROFILES_DIR
-    from compiler.pipeline.load import load_bytes, read_limited
+    from compiler.pipeline.load import load_bytes
 
     layers: list[dict[str, Any]] = []
     name: Any = profile

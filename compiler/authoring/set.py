@@ -32,9 +32,10 @@ from compiler.authoring.keypaths import (
     parse_key_path,
 )
 from compiler.diagnostics import CompileError, Diagnostic, Mark, UsageError, did_you_mean
+from compiler.files import read_limited
 from compiler.pipeline import INPUT_FOLDERS
-from compiler.pipeline.emit import TEMP_SUFFIX
-from compiler.pipeline.load import Document, load_bytes, read_limited
+from compiler.pipeline.load import Document, load_bytes
+from compiler.writer.emit import TEMP_SUFFIX
 
 if TYPE_CHECKING:
     from compiler.pipeline import Compilation

@@ -11,7 +11,7 @@ import os
 import signal
 from types import FrameType
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # publish.py's, unimported: start-up
+from compiler.stopping import STOP_SIGNALS
 
 
 def main() -> None:

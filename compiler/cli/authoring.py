@@ -93,7 +93,7 @@ def set_value(
 def stale_outputs(repo: Path, outputs: dict[str, bytes]) -> int:
     """How many files of out/ differ from `outputs` (0 when out/ cannot be read)."""
     from compiler.diagnostics import CompileError
-    from compiler.pipeline.manifest import plan
+    from compiler.writer.manifest import plan
 
     try:
         return len(plan(repo, outputs).changes())

@@ -8,7 +8,7 @@ import click
 
 from compiler.cli.report import EXIT_OK, EXIT_STALE, Format, format_diagnostics
 from compiler.diagnostics import Diagnostic, Mark
-from compiler.pipeline.emit import Change
+from compiler.writer.emit import Change
 
 
 def unified_diff(change: Change) -> str:

@@ -52,8 +52,9 @@ def arguments(ctx: click.Context) -> list[Any]:
 
 def profile_names(root: Path, *, concrete: bool = False) -> list[str]:
     """profiles/<name>.yaml names; with `concrete`, only those that are not abstract."""
+    from compiler.files import read_limited
     from compiler.pipeline import PROFILE_NAME, PROFILES_DIR
-    from compiler.pipeline.load import load_bytes, read_limited
+    from compiler.pipeline.load import load_bytes
 
     names: list[str] = []
     for path in sorted((root / PROFILES_DIR).glob("*.yaml")):

@@ -65,7 +65,7 @@ def check(root: Path | None, show_diff: bool, fmt: str) -> int:
     """Compile in memory and compare with out/ (exit 0 current, 1 stale, 2 invalid)."""
     from compiler.cli.checking import report_changes
     from compiler.pipeline import compile_repository
-    from compiler.pipeline.manifest import plan
+    from compiler.writer.manifest import plan
 
     repo = resolve_root(root)
     compilation = compile_repository(repo)

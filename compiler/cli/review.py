@@ -57,7 +57,7 @@ def diff(base: str | None, fmt: str, exit_code: bool, all_margins: bool, root: P
     from compiler.model import Profile
     from compiler.pipeline import compile_repository
     from compiler.review.diff import compare
-    from compiler.review.diff_report import render_json, render_markdown, render_text
+    from compiler.review.diff_report import plain, render_json, render_markdown, render_text
     from compiler.review.snapshot import compile_revision, resolve_revision
 
     repo = resolve_root(root)
@@ -84,7 +84,8 @@ def diff(base: str | None, fmt: str, exit_code: bool, all_margins: bool, root: P
         color = False
     else:
         color = wants_color(sys.stdout.isatty(), os.environ)
-        text = render_text(changes, revision.short, color=color, all_margins=all_margins)
+        style = click.style if color else plain
+        text = render_text(changes, revision.short, style=style, all_margins=all_margins)
     click.echo(text, nl=False, color=color)
     return 1 if exit_code and changes.changed else 0
 
@@ -187,8 +188,8 @@ def drift(
     declares the value. Exit 0, or 1 with --exit-code and drift; 2 for invalid profiles,
     an unreadable export, or gcloud failing.
     """
-    from compiler.review.drift_check import Source, check
-    from compiler.review.drift_report import render_json, render_markdown, render_text
+    from compiler.review.drift.check import Source, check
+    from compiler.review.drift.report import render_json, render_markdown, render_text
 
     if (folder is None) == (not live):
         raise click.UsageError("pass exactly one of --from DIR and --live")

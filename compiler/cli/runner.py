@@ -72,7 +72,7 @@ def reports_errors(command: F) -> F:
             click.echo("timeoutc: error: input nested too deeply", err=True)
             code = EXIT_INVALID
         except KeyboardInterrupt as exc:  # Ctrl-C; a build says whether out/ changed
-            from compiler.pipeline.publish import Interrupted
+            from compiler.writer.publish import Interrupted
 
             name = signal.Signals(exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
             after = "; nothing was changed" if isinstance(exc, Interrupted) else ""
@@ -98,9 +98,9 @@ def build_repository(repo: Path) -> None:
     """Compile `repo` and write its out/ (shared by build, set --build and init)."""
     from compiler.diagnostics import plural
     from compiler.pipeline import compile_repository
-    from compiler.pipeline.emit import locked, remove_stale_temps
-    from compiler.pipeline.manifest import apply, plan
-    from compiler.pipeline.publish import interruptible
+    from compiler.writer.emit import locked, remove_stale_temps
+    from compiler.writer.manifest import apply, plan
+    from compiler.writer.publish import interruptible
 
     with interruptible() as guard:  # a signal raises Interrupted; out/ stays as it was
         compilation = compile_repository(repo)

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.files import is_link, read_limited
 from compiler.model import Profile
 from compiler.pipeline.budgets import check_budgets
 from compiler.pipeline.collector import rare_collections
-from compiler.pipeline.load import Document, is_link, load_bytes, read_limited
+from compiler.pipeline.load import Document, load_bytes
 from compiler.pipeline.merge import Chains, Merger, is_abstract
 from compiler.pipeline.resolve import resolve_profile
 

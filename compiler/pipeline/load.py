@@ -7,9 +7,7 @@ tags, anchors, aliases, duplicate keys and extra documents are errors with a pla
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,9 +17,9 @@ from typing import Any
 import yaml
 
 from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark
+from compiler.files import MAX_FILE_BYTES
 
 Path = tuple[str | int, ...]
-MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 200_000  # keys, values and items (2x a 1000-service profile): bounds the time
 
@@ -215,31 +213,6 @@ def _offset_mark(raw: bytes, offset: int, path: str) -> Mark:
     line = before.count(b"\n") + 1
     column = offset - (before.rfind(b"\n") + 1) + 1
     return Mark(path, line, column)
-
-
-def is_link(entry: os.DirEntry[str]) -> bool:
-    """Whether a folder entry is a symbolic link (an entry that vanished is not)."""
-    try:
-        return entry.is_symlink()
-    except OSError:
-        return False
-
-
-def read_limited(file: str | os.PathLike[str], path: str) -> bytes:
-    """The bytes of a regular file, at most one more than the limit: never blocks on a FIFO
-    or reads a device like /dev/zero forever."""
-    try:
-        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise CompileError([Diagnostic(Mark(path), f"cannot read: {exc.strerror}")]) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder opens too, but reads fail
-        os.close(fd)
-        raise CompileError([Diagnostic(Mark(path), "is not a regular file")])
-    with os.fdopen(fd, "rb") as stream:
-        try:
-            return stream.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise CompileError([Diagnostic(Mark(path), f"cannot read: {exc.strerror}")]) from None
 
 
 def load_bytes(raw: bytes, path: str, *, kind: str = "profile") -> Document:

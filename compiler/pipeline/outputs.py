@@ -28,9 +28,9 @@ from pathlib import Path
 
 from compiler.diagnostics import CompileError
 from compiler.model import Profile, Service
-from compiler.pipeline.publish import STOP_SIGNALS
 from compiler.pipeline.render import Templates, load_templates, render_service
 from compiler.pipeline.verify import verify_output
+from compiler.stopping import STOP_SIGNALS
 
 MIN_SERVICES_TO_SHARE = 200  # services x environments; fewer: a worker costs more than it saves
 BATCH_OUTPUTS = 256  # outputs per message from the worker: about 1 MB

@@ -26,9 +26,9 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.headers import comment_style
 from compiler.model import Profile, Service
 from compiler.pipeline.context import FILTERS, ModelUndefined, finalize, trusted_attributes
-from compiler.pipeline.manifest import has_comments, suffix
 from compiler.pipeline.sandbox import MemoizedSandbox
 
 TEMPLATES_DIR = "templates"
@@ -170,10 +170,7 @@ class Templates:
     @cached_property
     def headers(self) -> dict[str, str | None]:
         """Each output's header line, `{}` for the header's text; None without comments."""
-        return {
-            output: COMMENT_STYLES.get(suffix(output), "# {}") if has_comments(output) else None
-            for output in self.by_output
-        }
+        return {output: comment_style(output) for output in self.by_output}
 
     @cached_property
     def globals(self) -> dict[str, Any]:
@@ -195,16 +192,6 @@ def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
     )
     env.filters.update(FILTERS)
     return env
-
-
-# The header is a comment in the output's own syntax; `#` for YAML, env, Python and the rest.
-COMMENT_STYLES = {
-    **dict.fromkeys((".md", ".html", ".xml", ".svg"), "<!-- {} -->"),
-    **dict.fromkeys((".js", ".ts", ".go", ".java", ".kt", ".rs", ".c", ".h", ".jsonc"), "// {}"),
-    **dict.fromkeys((".jsonnet", ".libsonnet", ".cue", ".swift", ".scala"), "// {}"),
-    **dict.fromkeys((".sql", ".lua", ".hs"), "-- {}"),
-    **dict.fromkeys((".ini",), "; {}"),
-}
 
 
 def load_templates(root: Path) -> Templates:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from compiler import cloudrun
 from compiler.diagnostics import MAX_ERRORS, CompileError, Diagnostic, Mark, did_you_mean
 from compiler.durations import DURATION_TEXT, DurationError, parse_duration_ms
-from compiler.pipeline.load import Document, read_limited
+from compiler.files import read_limited
+from compiler.pipeline.load import Document
 from compiler.pipeline.schema_verdict import known_valid, meta_valid
 from compiler.retries import MAX_BACKOFF_MS
 

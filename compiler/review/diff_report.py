@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-import click
-
 from compiler.durations import format_factor
 from compiler.review.charts import mermaid_gantt, startup_changed, waterfall
 from compiler.review.diff import Change, Diff, change_text, format_value, percent
@@ -22,6 +20,7 @@ ROUNDED_NOTE = (
     "(2 decimals, or 3 significant digits below 1%)"
 )
 WORKING_TREE = "the working tree"
+Style = Callable[..., str]  # (text, fg=..., bold=...) -> text, as click.style
 WIDTH = 100  # the text table, and the notes under it, fit this many columns
 MIN_VALUE_WIDTH = 24
 GAP = "  "
@@ -102,17 +101,20 @@ def _membership(diff: Diff) -> list[tuple[str, list[str]]]:
     return [(title, names) for title, names in groups if names]
 
 
-def _style_change(text: str, color: bool) -> str:
-    if not color:
-        return text
+def plain(text: str, **style: Any) -> str:
+    """The text as it is: the style of a report that is not shown on a colour terminal."""
+    return text
+
+
+def _style_change(text: str, style: Style) -> str:
     if text == "added":
-        return click.style(text, fg="green")
+        return style(text, fg="green")
     if text == "removed":
-        return click.style(text, fg="red")
+        return style(text, fg="red")
     if text.lstrip("~").startswith("+"):
-        return click.style(text, fg="yellow")
+        return style(text, fg="yellow")
     if text.lstrip("~").startswith("-"):
-        return click.style(text, fg="cyan")
+        return style(text, fg="cyan")
     return text
 
 
@@ -141,12 +143,16 @@ def _wrapped(text: str, width: int = WIDTH) -> list[str]:
     return textwrap.wrap(text, width, break_on_hyphens=False, subsequent_indent="  ")
 
 
-def render_text(diff: Diff, base: str, *, color: bool = False, all_margins: bool = False) -> str:
+def render_text(diff: Diff, base: str, *, style: Style = plain, all_margins: bool = False) -> str:
     """The changed values, then derived ones and the margins that shrank, in 100 columns.
 
-    Then added/removed names and a waterfall per changed startup.
+    Then added/removed names and a waterfall per changed startup. `style` colours a piece
+    of text (`click.style` on a terminal).
     """
-    bold: Callable[[str], str] = (lambda s: click.style(s, bold=True)) if color else str
+
+    def bold(text: str) -> str:
+        return style(text, bold=True)
+
     title = f"timeoutc diff: {base} -> {WORKING_TREE}"
     if not diff.changed:
         return f"{title}: no changes to resolved values\n"
@@ -158,7 +164,7 @@ def render_text(diff: Diff, base: str, *, color: bool = False, all_margins: bool
             lines.append(bold(GAP.join(cells).rstrip()))
         else:
             padding = cells[5][: len(cells[5]) - len(cells[5].lstrip())]
-            cells[5] = padding + _style_change(cells[5].lstrip(), color)
+            cells[5] = padding + _style_change(cells[5].lstrip(), style)
             lines.append(GAP.join(cells).rstrip())
     if selection.margins_left_out:
         lines += ["", *_wrapped(margins_note(selection))]

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from compiler.cloudrun import DEFAULT_SERVICE_NAME
 from compiler.diagnostics import CompileError, Diagnostic, Mark, collect
+from compiler.files import read_limited
 from compiler.model import Profile, Service
 from compiler.pipeline.budgets import check_budgets
-from compiler.pipeline.load import Document, load_bytes, read_limited
+from compiler.pipeline.load import Document, load_bytes
 from compiler.pipeline.merge import MergedProfile
-from compiler.review.drift import (
+from compiler.review.drift.compare import (
     ABSENT,
     SERVICE_FIELD,
     Row,
@@ -27,9 +28,9 @@ from compiler.review.drift import (
     display,
     sorted_differences,
 )
-from compiler.review.drift_places import Places
+from compiler.review.drift.exports import Export, from_folder, from_gcloud, service_name_pattern
+from compiler.review.drift.places import Places
 from compiler.review.explain import find_service, load
-from compiler.review.exports import Export, from_folder, from_gcloud, service_name_pattern
 
 DECLARED_FILE = "service.yaml"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from compiler.review.drift import Row
-from compiler.review.drift_check import DriftReport
+from compiler.review.drift.check import DriftReport
+from compiler.review.drift.compare import Row
 
 HEADERS = ("env", "service", "field", "declared", "deployed", "declared at")
 NOT_DECLARED = "(not declared)"

@@ -16,7 +16,7 @@ from typing import Any
 from compiler.diagnostics import Mark
 from compiler.model import STARTUP_TOTAL_ENV, Service
 from compiler.pipeline.merge import MergedProfile
-from compiler.review.drift import FieldPath, Named
+from compiler.review.drift.compare import FieldPath, Named
 from compiler.review.places import holds
 
 # Fields whose profile key is not their own name in snake case.

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
+from compiler.stopping import STOP_SIGNALS
 
 OUT_DIR = "out"
 TEMP_SUFFIX = ".timeoutc-tmp"
@@ -190,7 +191,6 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 
 _SYNCFS = _load_syncfs()
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Interrupted(KeyboardInterrupt):

@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
-from compiler.pipeline.emit import (
+from compiler.headers import has_comments, is_generated
+from compiler.writer.emit import (
     MANIFEST,
     Change,
     compare,
-    is_generated,
     is_temporary,
     read_out,
     write,
@@ -31,20 +31,6 @@ from compiler.pipeline.emit import (
 
 MANIFEST_FORMAT = 1
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-NO_COMMENTS = frozenset({".json"})  # formats that cannot carry the generated-file header
-
-
-def has_comments(path: str) -> bool:
-    """Whether the output at `path` has a comment syntax, and so carries the header."""
-    return suffix(path) not in NO_COMMENTS
-
-
-def suffix(path: str) -> str:
-    """`PurePosixPath(path).suffix` (`.yaml`; none for `.env` or `Makefile`), as string work:
-    it is asked for every output of a build."""
-    name = path.rpartition("/")[2]
-    dot = name.rfind(".")
-    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def digest(content: bytes) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from compiler.diagnostics import Mark
 from compiler.durations import format_signed_seconds
 from compiler.pipeline.load import Document
-from compiler.review.server_fields import default_value, managed_reason
+from compiler.review.drift.server_fields import default_value, managed_reason
 
 Kind = Literal["changed", "missing", "undeclared", "not-deployed", "not-declared"]
 SERVICE_FIELD = "(service)"

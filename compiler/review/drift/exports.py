@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler.diagnostics import CompileError, Diagnostic, Mark
-from compiler.pipeline.load import Document, load_bytes, read_limited
+from compiler.files import read_limited
+from compiler.pipeline.load import Document, load_bytes
 
 EXPORT_KIND = "service export"
 API_VERSION = "serving.knative.dev/v1"
