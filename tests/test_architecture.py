@@ -109,4 +109,3 @@ def test_no_import_circles() -> None:
 def test_the_command_line_is_only_in_cli() -> None:
     outside = [name for name in MODULES if wing(name) != "cli" and "click" in third_party(name)]
     assert outside == []
-
