@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,7 +20,6 @@ from compiler.retries import (
 )
 
 T = TypeVar("T")
-C = TypeVar("C", bound=type)
 STARTUP_TOTAL_ENV = "STARTUP_TOTAL_TIMEOUT_S"
 EnvKind = Literal["seconds", "count", "factor", "text"]
 _PY_TYPES: dict[str, str] = {
@@ -54,39 +52,6 @@ class lazy(cached_property[T], Generic[T]):
         return value
 
 
-def filled_at_once(cls: C) -> C:
-    """A frozen dataclass whose `__init__` fills the instance's `__dict__` in one step.
-
-    The `__init__` that dataclasses writes for a frozen class calls `object.__setattr__`
-    once per field: for the tens of thousands of timeouts of a large platform, that is
-    most of what building the model costs. This one takes the same arguments, with the
-    same defaults and default factories, and stores them at once.
-    """
-    fields = dataclasses.fields(cls)
-    assert not hasattr(cls, "__post_init__") and all(f.init for f in fields)
-    original = vars(cls)["__init__"]
-    defaults = original.__defaults__ or ()
-    names = [f.name for f in fields]
-    first_default = len(names) - len(defaults)
-    params = [n if i < first_default else f"{n}=_d{i}" for i, n in enumerate(names)]
-    scope: dict[str, Any] = {f"_d{i + first_default}": d for i, d in enumerate(defaults)}
-    body = []
-    for f in fields:
-        if f.default_factory is not dataclasses.MISSING:
-            scope[f"_f_{f.name}"] = f.default_factory
-            body.append(f"    if {f.name} is _d{names.index(f.name)}: {f.name} = _f_{f.name}()")
-    body.append(f"    self.__dict__.update({', '.join(f'{n}={n}' for n in names)})")
-    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body)
-    exec(source, scope)  # field names only, as dataclasses itself writes `__init__`
-    init = scope["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = original.__doc__
-    # mypy refuses `cls.__init__ = init`
-    setattr(cls, "__init__", init)  # noqa: B010
-    return cls
-
-
-@filled_at_once
 @dataclass(frozen=True)
 class EnvVar:
     """One environment variable of a service: its name, its text, and what kind of value."""
@@ -122,7 +87,6 @@ class EnvVar:
 SHUTDOWN_TOTAL_ENV = "SHUTDOWN_TOTAL_TIMEOUT_S"
 
 
-@filled_at_once
 @dataclass(frozen=True)
 class Operand:
     """One input of a computation: what it is, its text as written, and where."""
@@ -136,7 +100,6 @@ class Operand:
         return f"{self.role} {self.text} ({where})"
 
 
-@filled_at_once
 @dataclass(frozen=True)
 class Timeout:
     """One resolved timeout of one dependency, in integer milliseconds."""
@@ -184,7 +147,6 @@ class Timeout:
         return format_seconds(self.ms)
 
 
-@filled_at_once
 @dataclass(frozen=True)
 class Dependency:
     """A dependency of a service: its timeouts and how it is retried."""
@@ -240,7 +202,6 @@ class Dependency:
         return tuple(found)
 
 
-@filled_at_once
 @dataclass(frozen=True)
 class StartupProbe:
     """Cloud Run startup probe settings derived from the startup budget."""
@@ -261,7 +222,6 @@ class StartupProbe:
         return self.initial_delay_s + (self.failure_threshold - 1) * self.period_s
 
 
-@filled_at_once
 @dataclass(frozen=True)
 class LivenessProbe:
     """Cloud Run liveness probe settings, in whole seconds."""
@@ -271,7 +231,6 @@ class LivenessProbe:
     failure_threshold: int = 3
 
 
-@filled_at_once
 @dataclass(frozen=True)
 class CloudRunSettings:
     """The Cloud Run settings of one service: its own value, else the platform's, else unset.
@@ -297,7 +256,6 @@ class CloudRunSettings:
         return tuple((name, str(value).lower()) for name, value in pairs if value is not None)
 
 
-@filled_at_once
 @dataclass(frozen=True)
 class Service:
     """One service of one concrete profile, fully resolved."""

@@ -8,20 +8,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
 import yaml
 from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.diagnostics import CompileError
 from compiler.durations import scale_ms
 from compiler.pipeline.collector import ALLOCATIONS_PER_COLLECTION, rare_collections
 from compiler.pipeline.readback import load_yaml
-from compiler.pipeline.sandbox import MemoizedSandbox
 from compiler.writer.emit import read_out
 
 
@@ -133,62 +129,6 @@ YAML_PIECES = st.sampled_from(
 @given(st.lists(YAML_PIECES, max_size=30).map("".join))
 def test_readback_of_arbitrary_text(text: str) -> None:
     assert_reads_like_pyyaml(text)
-
-
-class Thing:
-    """A plain object with a public and a private attribute."""
-
-    def __init__(self) -> None:
-        self.name = "thing"
-        self._secret = "hidden"
-
-
-@pytest.mark.parametrize(
-    ("obj", "attribute"),
-    [
-        (Thing(), "name"),
-        (Thing(), "_secret"),
-        ([1, 2], "append"),
-        ({"a": 1}, "update"),
-        ({"a": 1}, "items"),
-        ("text", "upper"),
-        ((lambda: 1), "__globals__"),
-        (Thing(), "__class__"),
-        ({"name": "key"}, "name"),
-        (Thing(), "missing"),
-    ],
-)
-def test_memoized_sandbox_gives_the_sandbox_verdicts(obj: Any, attribute: str) -> None:
-    plain = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    memo = MemoizedSandbox(undefined=jinja2.StrictUndefined)
-    for _ in range(2):  # the second time, from the memo
-        expected, got = plain.getattr(obj, attribute), memo.getattr(obj, attribute)
-        assert type(got) is type(expected)
-        if not isinstance(expected, jinja2.Undefined):
-            assert got == expected
-
-
-def test_memoized_sandbox_still_refuses_unsafe_templates() -> None:
-    env = MemoizedSandbox(undefined=jinja2.StrictUndefined)
-    template = env.from_string("{{ items.append(3) }}")
-    for _ in range(2):
-        with pytest.raises(SecurityError):
-            template.render(items=[1, 2])
-    assert env.from_string("{{ t.name }}{{ t.name }}").render(t=Thing()) == "thingthing"
-    with pytest.raises(SecurityError):
-        env.from_string("{{ t._secret }}").render(t=Thing())
-
-
-def test_a_subclass_with_its_own_verdict_is_not_memoized() -> None:
-    class ValueDependent(MemoizedSandbox):
-        def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-            return value != "hidden-by-value" and super().is_safe_attribute(obj, attr, value)
-
-    env = ValueDependent(undefined=jinja2.StrictUndefined)
-    thing = Thing()
-    assert env.getattr(thing, "name") == "thing"
-    thing.name = "hidden-by-value"
-    assert isinstance(env.getattr(thing, "name"), jinja2.Undefined)
 
 
 def test_rare_collections_restores_the_threshold() -> None:

@@ -1,4 +1,4 @@
-"""The model's two mechanisms: `lazy` values and frozen classes filled in one step."""
+"""The model's mechanisms: `lazy` values on frozen classes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from compiler.diagnostics import Mark
-from compiler.model import CloudRunSettings, Dependency, Timeout, filled_at_once, lazy
+from compiler.model import CloudRunSettings, Dependency, Timeout, lazy
 
 
 def test_lazy_computes_once_and_is_read_only() -> None:
@@ -31,7 +31,7 @@ def test_lazy_computes_once_and_is_read_only() -> None:
     assert isinstance(vars(Box)["doubled"], lazy)
 
 
-def test_filled_at_once_keeps_arguments_defaults_and_factories() -> None:
+def test_model_classes_keep_arguments_defaults_and_factories() -> None:
     mark = Mark("profiles/base.yaml", 3, 5)
     timeout = Timeout("db", "connect", 1500, 1000, False, False, Fraction(1500), (), mark)
     assert timeout == dataclasses.replace(timeout)
@@ -44,15 +44,3 @@ def test_filled_at_once_keeps_arguments_defaults_and_factories() -> None:
         first.retries = 2  # type: ignore[misc]
     with pytest.raises(TypeError):
         Dependency("db")  # type: ignore[call-arg]
-
-
-def test_filled_at_once_refuses_post_init() -> None:
-    @dataclasses.dataclass(frozen=True)
-    class Checked:
-        value: int
-
-        def __post_init__(self) -> None:
-            pass
-
-    with pytest.raises(AssertionError):
-        filled_at_once(Checked)

@@ -92,14 +92,6 @@ def typing_text(annotation: Any) -> str:
     return f"{origin.__name__}[{inner}]"
 
 
-def trusted_attributes(kind: type) -> tuple[str, ...]:
-    """The attributes of a class of the model (`attributes`): data, never a method, so the
-    sandbox reads them without its checks; none for any other type."""
-    if dataclasses.is_dataclass(kind) and vars(model).get(kind.__name__) is kind:
-        return attributes(kind)
-    return ()
-
-
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 
 

@@ -28,8 +28,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from compiler.diagnostics import CompileError, Diagnostic, Mark
 from compiler.headers import comment_style
 from compiler.model import Profile, Service
-from compiler.pipeline.context import FILTERS, ModelUndefined, finalize, trusted_attributes
-from compiler.pipeline.sandbox import MemoizedSandbox
+from compiler.pipeline.context import (
+    FILTERS,
+    ModelUndefined,
+    attributes,
+    context_types,
+    finalize,
+)
 
 TEMPLATES_DIR = "templates"
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / TEMPLATES_DIR
@@ -62,14 +67,23 @@ class _TemplateLoader(jinja2.FileSystemLoader):
         return super().get_source(environment, template)
 
 
-class _Sandbox(MemoizedSandbox):
-    """Jinja2's sandbox, with `*` and `**` bounded: `{{ 9 ** 9 ** 9 }}` would never end."""
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox, with `*` and `**` bounded through its documented hook
+    (`intercepted_binops`): `{{ 9 ** 9 ** 9 }}` would never end."""
 
     intercepted_binops = frozenset({"*", "**"})
 
-    def trusted_attributes(self, kind: type) -> tuple[str, ...]:
-        """The model's documented attributes: plain data."""
-        return trusted_attributes(kind)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._documented = {kind: frozenset(attributes(kind)) for kind in context_types()}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Jinja2's documented hook: the model's documented attributes (its fields and
+        properties: data, never a method) are safe; anything else is Jinja2's verdict."""
+        documented = self._documented.get(type(obj))
+        if documented is not None and attr in documented:
+            return True
+        return super().is_safe_attribute(obj, attr, value)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if (
@@ -172,12 +186,6 @@ class Templates:
         """Each output's header line, `{}` for the header's text; None without comments."""
         return {output: comment_style(output) for output in self.by_output}
 
-    @cached_property
-    def globals(self) -> dict[str, Any]:
-        """What every template sees besides the model: Jinja2's `range`, `namespace`, ...
-        (the environment's; no template has globals of its own)."""
-        return dict(next(iter(self.by_output.values())).environment.globals)
-
 
 def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
     env = _Sandbox(
@@ -244,12 +252,7 @@ def render_service(
 
     The service's templates render under one CPU timer, so the message names the
     template that was running when the build's budget ran out."""
-    context = {
-        **templates.globals,
-        "profile": profile,
-        "service": service,
-        "environment": profile.name,
-    }
+    context = {"profile": profile, "service": service, "environment": profile.name}
     budget = templates.budget
     bodies: list[tuple[str, str]] = []
     output = ""
@@ -273,27 +276,22 @@ def render_service(
 
 
 def _bounded_render(template: jinja2.Template, context: dict[str, Any]) -> str:
-    """`template.render(context)`, stopped soon after the text passes MAX_OUTPUT_BYTES;
-    `context` holds the template's globals already.
+    """`template.render(context)`, stopped soon after the text passes MAX_OUTPUT_BYTES.
 
-    The pieces are joined in chunks, the size checked after each: after 4 pieces, then
-    after twice as many as the chunk before, up to 1,024 (a loop of large pieces stops
-    within a few of them; rendering the 16,000 files of the 1,000-service benchmark
-    takes 10% less CPU than with a check after every piece)."""
-    pieces = template.root_render_func(template.new_context(context, shared=True))
+    The pieces of `Template.generate` are joined in chunks, the size checked after each:
+    after 4 pieces, then after twice as many as the chunk before, up to 1,024 (a loop of
+    large pieces stops within a few of them)."""
+    pieces = template.generate(context)
     texts: list[str] = []
     size, count = 0, FIRST_CHECK_PIECES
-    try:
-        while size <= MAX_OUTPUT_BYTES:
-            chunk = list(islice(pieces, count))
-            text = "".join(chunk)
-            size += len(text)  # characters: never more than the UTF-8 bytes
-            texts.append(text)
-            if len(chunk) < count:
-                break
-            count = min(2 * count, MAX_CHECK_PIECES)
-    except Exception:
-        template.environment.handle_exception()  # raises it again, at the template's line
+    while size <= MAX_OUTPUT_BYTES:
+        chunk = list(islice(pieces, count))
+        text = "".join(chunk)
+        size += len(text)  # characters: never more than the UTF-8 bytes
+        texts.append(text)
+        if len(chunk) < count:
+            break
+        count = min(2 * count, MAX_CHECK_PIECES)
     too_large = _TooLarge(f"its output is larger than {MAX_OUTPUT_BYTES // 1_000_000} MB")
     if size > MAX_OUTPUT_BYTES:
         raise too_large
