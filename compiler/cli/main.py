@@ -11,7 +11,12 @@ from pathlib import Path
 import click
 
 from compiler import __version__
-from compiler.cli.options import diagnostics_format_option, root_option, show_diff_option
+from compiler.cli.options import (
+    diagnostics_format_option,
+    jobs_option,
+    root_option,
+    show_diff_option,
+)
 from compiler.cli.runner import build_repository, reports_errors, resolve_root
 
 # Every environment variable timeoutc reads, and every exit code; `\b` keeps click from
@@ -20,6 +25,7 @@ EPILOG = """\b
 Environment variables:
   NO_COLOR            set and not empty: no colour in diff's terminal output
   TIMEOUTC_DEBUG      1: an internal error shows its traceback
+  TIMEOUTC_JOBS       processes that render a build or check (default 1; --jobs)
   TIMEOUTC_TEMPLATE_SECONDS
                       CPU seconds all template renders of a build may take
                       (default 5, at most 3600)
@@ -49,10 +55,11 @@ def main() -> None:
 
 @main.command(short_help="Compile profiles/ and write out/.")
 @root_option
+@jobs_option
 @reports_errors
-def build(root: Path | None) -> int:
+def build(root: Path | None, jobs: int | None) -> int:
     """Validate, resolve, render and write out/ (exit 0 done, 2 invalid input)."""
-    build_repository(resolve_root(root))
+    build_repository(resolve_root(root), jobs)
     return 0
 
 
@@ -60,25 +67,27 @@ def build(root: Path | None) -> int:
 @root_option
 @show_diff_option
 @diagnostics_format_option
+@jobs_option
 @reports_errors
-def check(root: Path | None, show_diff: bool, fmt: str) -> int:
+def check(root: Path | None, show_diff: bool, fmt: str, jobs: int | None) -> int:
     """Compile in memory and compare with out/ (exit 0 current, 1 stale, 2 invalid)."""
     from compiler.cli.checking import report_changes
     from compiler.pipeline import compile_repository
     from compiler.writer.manifest import plan
 
     repo = resolve_root(root)
-    compilation = compile_repository(repo)
+    compilation = compile_repository(repo, jobs=jobs)
     changes = plan(repo, compilation.outputs).changes()
     return report_changes(changes, show_diff=show_diff, fmt=fmt)
 
 
-@main.command(short_help="Run every check of build; write nothing.")
+@main.command(short_help="Run every check of build but render nothing; write nothing.")
 @root_option
 @diagnostics_format_option
 @reports_errors
 def validate(root: Path | None, fmt: str) -> int:
-    """Run every check of build without rendering (exit 0 valid, 2 invalid)."""
+    """Load, validate, resolve and check every budget rule, as build does, but render and
+    verify no template (exit 0 valid, 2 invalid)."""
     from compiler.cli.report import Format, format_diagnostics
     from compiler.diagnostics import plural
     from compiler.pipeline import compile_repository

@@ -63,3 +63,12 @@ new_key_option = click.option(
 rebuild_option = click.option(
     "--build", "rebuild", is_flag=True, help="Rebuild out/ after the change."
 )
+
+jobs_option = click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Render in this many processes (default: TIMEOUTC_JOBS, else 1). The same bytes "
+    "and the same first error in every mode.",
+)

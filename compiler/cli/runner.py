@@ -94,8 +94,9 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def build_repository(repo: Path) -> None:
-    """Compile `repo` and write its out/ (shared by build, set --build and init)."""
+def build_repository(repo: Path, jobs: int | None = None) -> None:
+    """Compile `repo` and write its out/ (shared by build, set --build and init); `jobs`
+    processes render (None: TIMEOUTC_JOBS, else one)."""
     from compiler.diagnostics import plural
     from compiler.pipeline import compile_repository
     from compiler.writer.emit import locked, remove_stale_temps
@@ -103,7 +104,7 @@ def build_repository(repo: Path) -> None:
     from compiler.writer.publish import interruptible
 
     with interruptible() as guard:  # a signal raises Interrupted; out/ stays as it was
-        compilation = compile_repository(repo)
+        compilation = compile_repository(repo, jobs=jobs)
         with locked(repo):
             remove_stale_temps(repo)
             planned = plan(repo, compilation.outputs)

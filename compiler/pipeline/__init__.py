@@ -233,17 +233,20 @@ def gather(results: Iterable[Resolved]) -> tuple[Profile, ...]:
     return tuple(profiles)
 
 
-def render_all(root: Path, profiles: tuple[Profile, ...]) -> dict[str, bytes]:
-    """Every output of every service, verified against the model, as bytes."""
-    from compiler.pipeline.outputs import render_outputs  # Jinja2: only when rendering
+def render_all(root: Path, profiles: tuple[Profile, ...], jobs: int | None) -> dict[str, bytes]:
+    """Every output of every service, verified against the model, as bytes, in `jobs`
+    processes (None: TIMEOUTC_JOBS, else one)."""
+    from compiler.pipeline.outputs import jobs_from_environment, render_outputs  # Jinja2
 
-    return render_outputs(root, profiles)
+    return render_outputs(root, profiles, jobs_from_environment() if jobs is None else jobs)
 
 
-def compile_repository(root: Path, *, render: bool = True, budgets: bool = True) -> Compilation:
+def compile_repository(
+    root: Path, *, render: bool = True, budgets: bool = True, jobs: int | None = None
+) -> Compilation:
     """Run the whole pipeline on the repository at `root` (without `budgets`, a broken
-    budget rule is no error)."""
+    budget rule is no error; `jobs` processes render, None: TIMEOUTC_JOBS, else one)."""
     with rare_collections():
         profiles = resolve_all(load_profiles(root), budgets=budgets)
-        outputs = render_all(root, profiles) if render else {}
+        outputs = render_all(root, profiles, jobs) if render else {}
     return Compilation(profiles, outputs)
