@@ -14,6 +14,8 @@ from bench import floor, pkl, report
 from bench import run as runner
 from bench.generate import PEERS_TEMPLATES, PLAIN_TEMPLATES, generate, service_name, toggle
 
+PLAIN_PROFILES = ["base", "development", "env-05", "production", "qa", "staging"]
+
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -33,15 +35,7 @@ def test_generated_repository_is_valid_and_builds(generated: Path, run: Run) -> 
 
 def test_generated_profiles_use_extends_chains_pins_and_callees(generated: Path) -> None:
     profiles = generated / "profiles"
-    assert sorted(p.stem for p in profiles.glob("*.yaml")) == [
-        "base",
-        "development",
-        "env-05",
-        "production",
-        "qa",
-        "shared",
-        "staging",
-    ]
+    assert sorted(p.stem for p in profiles.glob("*.yaml")) == sorted([*PLAIN_PROFILES, "shared"])
     assert "extends: staging" in (profiles / "qa.yaml").read_text()
     assert "{fixed: 1s}" in (profiles / "staging.yaml").read_text()
     assert f"service: {service_name(1)}" in (profiles / "base.yaml").read_text()
@@ -276,14 +270,7 @@ def plain_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_plain_repository_has_no_links_paths_retries_or_chains(plain_repo: Path) -> None:
     profiles = plain_repo / "profiles"
-    assert sorted(p.stem for p in profiles.glob("*.yaml")) == [
-        "base",
-        "development",
-        "env-05",
-        "production",
-        "qa",
-        "staging",
-    ]
+    assert sorted(p.stem for p in profiles.glob("*.yaml")) == PLAIN_PROFILES
     base = (profiles / "base.yaml").read_text()
     for absent in ("service:", "retries", "backoff", "request_paths"):
         assert absent not in base
