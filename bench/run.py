@@ -1,4 +1,4 @@
-"""Time timeoutc against its floor and its libraries' import cost; print a markdown table.
+"""Time timeoutc against its floor, its libraries' import cost, Pkl and an older commit.
 
     python -m bench.run [--services 1000] [--environments 4] [--runs 7] [--commit REF] [--peers]
 
@@ -7,13 +7,17 @@ Every command runs in its own process, round after round in a shuffled order
 median wall time of each, its ratio to the baselines measured in the same rounds, its
 median CPU time (user + system, from `wait4`: less sensitive to a busy machine) and
 its peak resident memory (GNU time's %M of the command, else the child's `ru_maxrss`).
-timeoutc runs from a snapshot of compiler/ taken at the start (or at --commit). Every
-run is cold: no TIMEOUTC_* variable and an empty cache folder (XDG_CACHE_HOME). Two
-repositories are timed: the shipped four templates, and the peers' job (templates/
-service.yaml.j2 only, one Cloud Run file per service and environment) beside its own
-floor; `--peers` adds Pkl doing the peers' job (bench/pkl.py). The repositories are
-written to a tmpfs (/dev/shm) when there is one; a second set of rounds runs on disk,
-and a third at fewer services shows how time grows.
+timeoutc runs from a snapshot of compiler/ taken at the start; with `--commit REF`,
+every timeoutc command also has a twin running compiler/ at REF (on its own copy of the
+repository), in the same rounds, and the table sets the two side by side. Every run is
+cold: no TIMEOUTC_* variable and an empty cache folder (XDG_CACHE_HOME). Three
+repositories are timed, each beside its own floor: the shipped four templates; the
+peers' job (templates/service.yaml.j2 only, one Cloud Run file per service and
+environment); the plain repository (service.yaml.j2 only, no links, request paths or
+retries, every environment extending one base). `--peers` adds Pkl doing the peers' job
+and the plain repository's (bench/pkl.py). The repositories are written to a tmpfs
+(/dev/shm) when there is one; a second set of rounds runs on disk, and a third at fewer
+services shows how time grows.
 """
 
 from __future__ import annotations
@@ -24,37 +28,44 @@ import os
 import platform
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.generate import PEERS_TEMPLATES, PROJECT, generate, toggle
+from bench.generate import PEERS_TEMPLATES, PLAIN_TEMPLATES, PROJECT, generate, toggle
+from bench.report import (
+    ALL_FIVE,
+    BUILD,
+    CHECK,
+    CLICK,
+    FLOOR,
+    FLOOR_CHECK,
+    HELP,
+    INCREMENTAL,
+    NOT_TIMEOUTC,
+    PEERS_BUILD,
+    PEERS_CHECK,
+    PEERS_FLOOR,
+    PKL,
+    PLAIN_BUILD,
+    PLAIN_CHECK,
+    PLAIN_FLOOR,
+    PLAIN_PKL,
+    VALIDATE,
+    VALIDATE_SHIPPED,
+    Results,
+    Sample,
+    scaling_table,
+    table,
+    twin,
+)
 
-FLOOR = "floor: build"
-FLOOR_CHECK = "floor: check"
-CLICK = "import click"
-ALL_FIVE = "import the five libraries"
-BUILD = "build (empty out/)"
-CHECK = "check, nothing changed"
-INCREMENTAL = "build, one value changed"
-VALIDATE = "validate"
-VALIDATE_SHIPPED = "validate, shipped profiles"
-HELP = "timeoutc --help"
-PEERS_FLOOR = "peers' job: floor"
-PEERS_BUILD = "peers' job: build (empty out/)"
-PEERS_CHECK = "peers' job: check"
-PKL = "peers' job: Pkl"
-BASELINES = (FLOOR, CLICK, ALL_FIVE)
-PEERS_ROWS = (PEERS_FLOOR, PEERS_BUILD, PEERS_CHECK, PKL)
-MEMORY_LIMIT_MB = 200  # timeoutc's target; the baselines and Pkl have none
-NOT_TIMEOUTC = frozenset({FLOOR, FLOOR_CHECK, CLICK, ALL_FIVE, PEERS_FLOOR, PKL})
 IMPORT_ALL = "import yaml, jinja2, jsonschema, click, ruamel.yaml"
 Env = tuple[tuple[str, str], ...]
 
@@ -68,34 +79,6 @@ class Case:
     setup: Callable[[], None] | None = None
     exit_code: int = 0
     env: Env = ()
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One timed run."""
-
-    seconds: float
-    peak_mb: float
-    cpu_seconds: float = 0.0  # user + system time of the command (less sensitive to load)
-
-
-@dataclass
-class Results:
-    """The samples of every case, by name."""
-
-    samples: dict[str, list[Sample]] = field(default_factory=dict)
-
-    def median(self, name: str) -> float:
-        """Median wall time of `name`, in seconds."""
-        return statistics.median(s.seconds for s in self.samples[name])
-
-    def cpu_median(self, name: str) -> float:
-        """Median CPU time (user + system) of `name`, in seconds."""
-        return statistics.median(s.cpu_seconds for s in self.samples[name])
-
-    def peak_mb(self, name: str) -> float:
-        """The largest peak resident memory of `name` over its runs."""
-        return max(s.peak_mb for s in self.samples[name])
 
 
 @dataclass(frozen=True)
@@ -200,16 +183,32 @@ def _toggler(root: Path) -> Callable[[], None]:
     return lambda: toggle(root)
 
 
-def repository_cases(
-    root: Path, floor_dir: Path, cache: Path, tool: Tool, *, full: bool
-) -> list[Case]:
+@dataclass(frozen=True)
+class Repository:
+    """A generated repository with a current out/, where its floor writes, and an empty
+    cache folder for timeoutc."""
+
+    root: Path
+    floor_dir: Path
+    cache: Path
+
+
+FOUR, PEERS, PLAIN = "four templates", "peers' job", "plain repository"
+JOB_ROWS = {
+    PEERS: (PEERS_FLOOR, PEERS_BUILD, PEERS_CHECK),
+    PLAIN: (PLAIN_FLOOR, PLAIN_BUILD, PLAIN_CHECK),
+}
+
+
+def repository_cases(repository: Repository, tool: Tool, *, full: bool) -> list[Case]:
     """The timed commands on the generated repository of the four templates (a subset
-    unless `full`); `cache` is an empty folder, so that every run is cold."""
+    unless `full`); its cache is an empty folder, so that every run is cold."""
     python = sys.executable
+    root, floor_dir = repository.root, repository.floor_dir
     at = ("--root", str(root))
 
     def timeoutc(name: str, *arguments: str, **options: Any) -> Case:
-        argv, env = tool.run(*arguments, cache=cache)
+        argv, env = tool.run(*arguments, cache=repository.cache)
         return Case(name, argv, env=env, **options)
 
     cases = [
@@ -235,43 +234,89 @@ def repository_cases(
     return cases
 
 
-def peers_cases(root: Path, floor_dir: Path, cache: Path, tool: Tool) -> list[Case]:
-    """The peers' job: timeoutc and the floor on the repository with only service.yaml.j2."""
-    at = ("--root", str(root))
-    build, env = tool.run("build", *at, cache=cache)
-    check, _ = tool.run("check", *at, cache=cache)
-    floor = (sys.executable, "-m", "bench.floor", str(root), "--out", str(floor_dir))
+def job_cases(kind: str, repository: Repository, tool: Tool) -> list[Case]:
+    """The floor, timeoutc's build (empty out/) and its check on the peers' job or the
+    plain repository (`kind`), each a one-template job."""
+    floor_name, build_name, check_name = JOB_ROWS[kind]
+    at = ("--root", str(repository.root))
+    build, env = tool.run("build", *at, cache=repository.cache)
+    check, _ = tool.run("check", *at, cache=repository.cache)
+    floor = (sys.executable, "-m", "bench.floor", str(repository.root))
     return [
-        Case(PEERS_FLOOR, floor, _empty(floor_dir)),
-        Case(PEERS_BUILD, build, _empty(root / "out"), env=env),
-        Case(PEERS_CHECK, check, env=env),
+        Case(
+            floor_name, (*floor, "--out", str(repository.floor_dir)), _empty(repository.floor_dir)
+        ),
+        Case(build_name, build, _empty(repository.root / "out"), env=env),
+        Case(check_name, check, env=env),
     ]
 
 
+def all_cases(repositories: dict[str, Repository], tool: Tool, *, full: bool) -> list[Case]:
+    """The timed commands on every repository in `repositories`."""
+    cases = repository_cases(repositories[FOUR], tool, full=full)
+    for kind in (PEERS, PLAIN):
+        if kind in repositories:
+            cases += job_cases(kind, repositories[kind], tool)
+    return cases
+
+
+def twins(cases: Sequence[Case]) -> list[Case]:
+    """The timeoutc commands of `cases` (made with the reference tool), renamed as twins."""
+    return [replace(case, name=twin(case.name)) for case in cases if case.name not in NOT_TIMEOUTC]
+
+
+TEMPLATES = {FOUR: None, PEERS: PEERS_TEMPLATES, PLAIN: PLAIN_TEMPLATES}
+
+
 def prepare(
-    folder: Path, services: int, environments: int, tool: Tool, *, peers: bool = False
-) -> tuple[Path, Path, Path]:
-    """A generated repository (the peers' job if `peers`) with a current out/, a folder for
-    the floor's output, and an empty cache folder.
+    folder: Path, services: int, environments: int, tool: Tool, kind: str = FOUR
+) -> Repository:
+    """A generated repository of `kind` with a current out/, a folder for the floor's
+    output, and an empty cache folder.
 
     The floor's check against timeoutc's out/ must pass: both write the same bytes.
     """
-    size = f"{services}x{environments}" + ("-peers" if peers else "")
-    templates = PEERS_TEMPLATES if peers else None
-    root = generate(folder / f"repo-{size}", services, environments, templates)
-    floor_dir, cache = folder / f"floor-{size}", folder / f"cache-{size}"
-    cache.mkdir()
-    argv, env = tool.run("build", "--root", str(root), cache=cache)
-    measure(Case("first build", argv, env=env))
+    size = f"{services}x{environments}-{kind.replace(chr(39), '').replace(' ', '-')}"
+    root = generate(
+        folder / f"repo-{size}", services, environments, TEMPLATES[kind], plain=kind == PLAIN
+    )
+    repository = Repository(root, folder / f"floor-{size}", folder / f"cache-{size}")
+    _first_build(repository, tool)
     measure(
         Case(
             "floor and timeoutc write the same bytes",
             (sys.executable, "-m", "bench.floor", str(root), "--check"),
         )
     )
-    if any(cache.iterdir()):
-        raise SystemExit(f"bench: timeoutc wrote to its cache folder {cache}: runs are not cold")
-    return root, floor_dir, cache
+    return repository
+
+
+def _first_build(repository: Repository, tool: Tool) -> None:
+    """Build out/ (untimed), and make sure that the build left its cache folder empty."""
+    repository.cache.mkdir()
+    argv, env = tool.run("build", "--root", str(repository.root), cache=repository.cache)
+    measure(Case("first build", argv, env=env))
+    if any(repository.cache.iterdir()):
+        raise SystemExit(
+            f"bench: timeoutc wrote to its cache folder {repository.cache}: runs are not cold"
+        )
+
+
+def prepare_twin(repository: Repository, tool: Tool) -> tuple[Repository, bool]:
+    """A copy of `repository` for the reference tool, its out/ built by that tool; and
+    whether that out/ holds the same bytes as the original's."""
+    root = repository.root.with_name(repository.root.name + "-reference")
+    shutil.copytree(repository.root, root)
+    copy = Repository(
+        root, repository.floor_dir, repository.cache.with_name(repository.cache.name + "-reference")
+    )
+    _first_build(copy, tool)
+    return copy, tree(root / "out") == tree(repository.root / "out")
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder`, by relative path."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def filesystem(path: Path) -> str:
@@ -290,96 +335,6 @@ def filesystem(path: Path) -> str:
     return kind
 
 
-def _ratio(value: float, base: float) -> str:
-    return f"{value / base:.2f}x" if base else "-"
-
-
-def floor_of(name: str) -> str:
-    """The floor a row is compared with: the peers' job has its own."""
-    return PEERS_FLOOR if name in PEERS_ROWS else FLOOR
-
-
-TARGETS: dict[str, tuple[str, str, float]] = {  # row: (what it is compared with, name, limit)
-    BUILD: (FLOOR, "floor", 3),
-    CHECK: (FLOOR, "floor", 3),
-    VALIDATE: (FLOOR, "floor", 1.5),
-    INCREMENTAL: (CHECK, "check", 1.2),
-    VALIDATE_SHIPPED: (ALL_FIVE, "import the five", 1),
-    HELP: (CLICK, "import click", 2),
-    PEERS_BUILD: (PEERS_FLOOR, "floor", 2.5),
-    PEERS_CHECK: (PEERS_FLOOR, "floor", 2.5),
-}
-
-
-def _target(name: str, results: Results) -> str:
-    """The issue's target for `name` and whether it holds."""
-    if name not in TARGETS or TARGETS[name][0] not in results.samples:
-        return ""
-    base, label, limit = TARGETS[name]
-    ok = results.median(name) <= limit * results.median(base)
-    return f"<= {limit:g}x {label}: {'met' if ok else 'MISSED'}"
-
-
-def table(results: Results, *, full: bool) -> list[str]:
-    """The markdown table of one set of rounds."""
-    baselines = BASELINES if full else (FLOOR,)
-    head = ["command", "median", "vs its floor", *(f"vs {b}" for b in baselines[1:])]
-    head += ["CPU", "CPU vs its floor", "peak MB", "target"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in results.samples:
-        median = results.median(name)
-        bases = (floor_of(name), *baselines[1:])
-        ratios = [_ratio(median, results.median(b)) if b in results.samples else "-" for b in bases]
-        peak = results.peak_mb(name)
-        target = _target(name, results)
-        if peak >= MEMORY_LIMIT_MB and name not in NOT_TIMEOUTC:
-            target = f"{target}; peak memory over {MEMORY_LIMIT_MB} MB".lstrip("; ")
-        cpu = results.cpu_median(name)
-        cpu_ratio = (
-            _ratio(cpu, results.cpu_median(bases[0])) if bases[0] in results.samples else "-"
-        )
-        row = [name, f"{median:.3f} s", *ratios, f"{cpu:.2f} s", cpu_ratio, f"{peak:.0f}", target]
-        lines.append("| " + " | ".join(row) + " |")
-    return lines
-
-
-def scaling_table(small: Results, large: Results, sizes: tuple[int, int]) -> list[str]:
-    """How the median time grows from the small to the large repository."""
-    factor = sizes[1] / sizes[0]
-    limit = factor * 1.1
-    lines = [
-        f"| command | S={sizes[0]} | S={sizes[1]} | growth (target <= {limit:.1f}x) |",
-        "|---|---|---|---|",
-    ]
-    for name in (FLOOR, BUILD, CHECK, INCREMENTAL):
-        low, high = small.median(name), large.median(name)
-        verdict = "met" if high <= limit * low else "MISSED"
-        lines.append(f"| {name} | {low:.3f} s | {high:.3f} s | {high / low:.1f}x: {verdict} |")
-    return lines
-
-
-def _ordered(results: Results, names: Sequence[str]) -> Results:
-    return Results({name: results.samples[name] for name in names if name in results.samples})
-
-
-ROW_ORDER = (
-    FLOOR,
-    FLOOR_CHECK,
-    CLICK,
-    ALL_FIVE,
-    BUILD,
-    CHECK,
-    INCREMENTAL,
-    VALIDATE,
-    VALIDATE_SHIPPED,
-    HELP,
-    PEERS_FLOOR,
-    PEERS_BUILD,
-    PEERS_CHECK,
-    PKL,
-)
-
-
 def report(
     args: argparse.Namespace,
     main: Results,
@@ -389,27 +344,34 @@ def report(
 ) -> str:
     """The whole markdown report."""
     files = args.services * args.environments * len(list((PROJECT / "templates").glob("*.j2")))
-    if args.live:
-        code = "the installed timeoutc"
-    elif args.commit:
-        code = f"compiler/ at commit {args.commit}"
-    else:
-        code = f"compiler/ at {args.snapshot_of} (snapshot)"
+    code = "the installed timeoutc" if args.live else f"compiler/ at {args.snapshot_of} (snapshot)"
+    reference = args.reference
     lines = [
         f"timeoutc: {code}. "
-        f"S={args.services} services x E={args.environments} environments = {files} files; "
-        f"median of {args.runs} interleaved runs; Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs; repository on {filesystem(places['main'])} "
-        f"({places['main']}).",
+        f"S={args.services} services x E={args.environments} environments = {files} files "
+        f"(four templates); median of {args.runs} interleaved runs; Python "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs; repositories on "
+        f"{filesystem(places['main'])} ({places['main']}).",
         "",
-        "Every run is cold (no TIMEOUTC_* variable, an empty cache folder); a build of "
-        "200 services or more (over its environments) renders half of them in one forked "
-        "worker, and CPU counts "
-        'both processes. "vs its floor": bench/floor.py on the same repository (the peers\' '
-        "job, templates/service.yaml.j2 only, has its own). Load average at the start: "
-        f"{args.load_before}; at the end: {args.load_after}.",
+    ]
+    if reference:
+        lines += [
+            f"Every timeoutc command also ran at the reference, compiler/ at commit {reference}"
+            f" (`--commit {args.commit}`), in the same rounds on its own copy of each "
+            f'repository: the columns "at {reference}" and "now / {reference}". ' + args.same_bytes,
+            "",
+        ]
+    lines += [
+        "Every run is cold (no TIMEOUTC_* variable, an empty cache folder); CPU is user + "
+        'system time of the command and of every process it waited for. "vs its floor": '
+        "bench/floor.py on the same repository (the peers' job, templates/service.yaml.j2 "
+        "only, and the plain repository, service.yaml.j2 with no links, request paths or "
+        "retries, have their own).",
         "",
-        *table(_ordered(main, ROW_ORDER), full=True),
+        f"Load average (1, 5, 15 min) at the start: {args.load_before}; at the end: "
+        f"{args.load_after}.",
+        "",
+        *table(main.ordered(), full=True, reference=reference),
     ]
     if args.pkl_note:
         lines += ["", args.pkl_note]
@@ -422,30 +384,48 @@ def report(
             f"On disk ({filesystem(places['disk'])}, {places['disk']}), "
             f"median of {args.disk_runs} runs:",
             "",
-            *table(_ordered(disk, ROW_ORDER), full=False),
+            *table(disk.ordered(), full=False, reference=reference),
         ]
-    command = (
-        f"python -m bench.run --services {args.services} --environments {args.environments} "
-        f"--runs {args.runs}"
-        + (f" --commit {args.commit}" if args.commit else "")
-        + (" --peers" if args.peers else "")
-    )
-    lines += ["", f"Reproduce: `{command}`"]
+    lines += ["", f"Reproduce: `{reproduce(args)}`"]
     return "\n".join(lines) + "\n"
+
+
+def reproduce(args: argparse.Namespace) -> str:
+    """The command that measures the same thing again, every option spelled out."""
+    words = ["python", "-m", "bench.run", "--services", str(args.services)]
+    words += ["--environments", str(args.environments), "--runs", str(args.runs)]
+    words += ["--small-services", str(args.small_services), "--disk-runs", str(args.disk_runs)]
+    words += ["--seed", str(args.seed)]
+    words += ["--commit", args.reference] if args.reference else []
+    words += ["--peers"] if args.peers else []
+    words += ["--live"] if args.live else []
+    return " ".join(words)
+
+
+def _git(*arguments: str) -> str:
+    """The output of `git ARGUMENTS` in the checkout, stripped; '' when git fails."""
+    try:
+        done = subprocess.run(("git", *arguments), cwd=PROJECT, capture_output=True, text=True)
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _commit() -> str:
     """The checkout's commit, and whether files differ from it."""
-    try:
-        head = subprocess.run(
-            ("git", "rev-parse", "--short", "HEAD"), cwd=PROJECT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ("git", "status", "--porcelain", "compiler"), cwd=PROJECT, capture_output=True
-        ).stdout
-    except OSError:
+    head = _git("rev-parse", "--short", "HEAD")
+    if not head:
         return "an unknown commit"
-    return f"commit {head or '?'}" + (" with local edits" if dirty else "")
+    dirty = _git("status", "--porcelain", "compiler")
+    return f"commit {head}" + (" with local edits" if dirty else "")
+
+
+def resolve_commit(ref: str) -> str:
+    """The short hash of the commit `ref` names; stops the benchmark when it names none."""
+    found = _git("rev-parse", "--verify", "--quiet", "--short", f"{ref}^{{commit}}")
+    if not found:
+        raise SystemExit(f"bench: --commit {ref}: not a commit of {PROJECT}")
+    return found
 
 
 def default_fast_dir() -> Path:
@@ -470,12 +450,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="run the installed timeoutc, not a snapshot of compiler/ taken at the start",
     )
     parser.add_argument(
-        "--commit", help="measure compiler/ as it was at this git commit (e.g. an older one)"
+        "--commit",
+        help="also run every timeoutc command with compiler/ at this git commit, as a twin",
     )
     parser.add_argument(
         "--peers",
         action="store_true",
-        help="add Pkl doing the peers' job (npm package installed into a temporary folder)",
+        help="add Pkl doing the peers' job and the plain repository's (npm, a temporary folder)",
     )
     parser.add_argument("--output", type=Path, default=PROJECT / "bench" / "results" / "results.md")
     return parser.parse_args(argv)
@@ -489,6 +470,39 @@ def load_average() -> str:
         return "unknown"
 
 
+def _twin_cases(
+    repositories: dict[str, Repository], reference: Tool, differ: list[str], *, full: bool
+) -> list[Case]:
+    """The twins of every timeoutc command on `repositories`, each on a copy built by the
+    reference tool; the repositories where its bytes differ are added to `differ`."""
+    copies = {}
+    for kind, repository in repositories.items():
+        copies[kind], same = prepare_twin(repository, reference)
+        if not same:
+            differ.append(repository.root.name)
+    return twins(all_cases(copies, reference, full=full))
+
+
+def _pkl_cases(
+    folder: Path, repositories: dict[str, Repository], args: argparse.Namespace
+) -> list[Case]:
+    """Pkl doing the peers' job and the plain repository's, when it can be installed."""
+    from bench import pkl
+
+    binary = pkl.install(folder / "npm")
+    if isinstance(binary, str):
+        args.pkl_note = f"Pkl: not measured ({binary})."
+        return []
+    args.pkl_note = pkl.NOTE
+    cases = []
+    for name, kind in ((PKL, PEERS), (PLAIN_PKL, PLAIN)):
+        argv, out = pkl.prepare(
+            folder / kind.replace("'", "").replace(" ", "-"), repositories[kind].root, binary
+        )
+        cases.append(Case(name, argv, _empty(out)))
+    return cases
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate, time, print the table and write it to --output."""
     args = parse_args(argv)
@@ -499,36 +513,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         "main": fast,
         "disk": Path(tempfile.mkdtemp(prefix="timeoutc-bench-", dir=disk_parent)),
     }
-    args.pkl_note = ""
+    args.pkl_note, args.same_bytes = "", ""
+    args.reference = resolve_commit(args.commit) if args.commit else None
     try:
         args.snapshot_of = _commit()  # as the snapshot is taken, not when the report is
-        tool = installed_tool() if args.live else snapshot_tool(fast, args.commit)
+        tool = installed_tool() if args.live else snapshot_tool(fast / "now")
+        reference = snapshot_tool(fast / "reference", args.reference) if args.reference else None
         size = (args.services, args.environments)
-        root, floor_dir, cache = prepare(fast, *size, tool)
-        cases = repository_cases(root, floor_dir, cache, tool, full=True)
-        peers_root, peers_floor, peers_cache = prepare(fast, *size, tool, peers=True)
-        cases += peers_cases(peers_root, peers_floor, peers_cache, tool)
+        repositories = {kind: prepare(fast, *size, tool, kind) for kind in (FOUR, PEERS, PLAIN)}
+        cases = all_cases(repositories, tool, full=True)
+        differ: list[str] = []
+        if reference is not None:
+            cases += _twin_cases(repositories, reference, differ, full=True)
         if args.peers:
-            from bench import pkl
-
-            found = pkl.prepare(fast / "pkl", peers_root)
-            if isinstance(found, str):
-                args.pkl_note = f"Pkl: not measured ({found})."
-            else:
-                cases.append(Case(PKL, found[0], _empty(found[1])))
-                args.pkl_note = pkl.NOTE
+            cases += _pkl_cases(fast / "pkl", repositories, args)
         main_results = run_rounds(cases, args.runs, args.seed, Results())
         small = None
         if 0 < args.small_services < args.services:
-            root, floor_dir, cache = prepare(fast, args.small_services, args.environments, tool)
-            cases = repository_cases(root, floor_dir, cache, tool, full=False)
+            smaller = {FOUR: prepare(fast, args.small_services, args.environments, tool)}
+            cases = all_cases(smaller, tool, full=False)
+            if reference is not None:
+                cases += _twin_cases(smaller, reference, differ, full=False)
             small = run_rounds(cases, args.runs, args.seed, Results())
         disk = None
         if args.disk_runs > 0:
-            where = places["disk"]
-            root, floor_dir, cache = prepare(where, *size, tool)
-            cases = repository_cases(root, floor_dir, cache, tool, full=False)
+            on_disk = {FOUR: prepare(places["disk"], *size, tool)}
+            cases = all_cases(on_disk, tool, full=False)
+            if reference is not None:
+                cases += _twin_cases(on_disk, reference, differ, full=False)
             disk = run_rounds(cases, args.disk_runs, args.seed, Results())
+        if reference is not None:
+            args.same_bytes = (
+                f"The reference writes different bytes on: {', '.join(differ)}."
+                if differ
+                else "The reference writes the same bytes on every repository."
+            )
     finally:
         for folder in places.values():
             shutil.rmtree(folder, ignore_errors=True)

