@@ -99,7 +99,7 @@ def parse_factor(text: str) -> Fraction:
 
 
 def scale_ms(base_ms: int, *factors: Fraction) -> int:
-    """`ceil(base_ms * f1 * f2 ...)`, computed exactly."""
+    """`ceil(base_ms * f1 * f2 ...)`, computed exactly: the resolver's scaling of a timeout."""
     numerator, denominator = base_ms, 1
     for factor in factors:  # integers, not Fraction: no gcd per step, same ceiling
         numerator *= factor.numerator

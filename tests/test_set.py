@@ -632,3 +632,10 @@ def test_a_profile_that_is_a_fifo_is_an_error_not_a_wait(repo: Path) -> None:
     )
     assert result.returncode == 2
     assert "profiles/staging.yaml: error: is not a regular file" in result.stderr
+
+
+def test_a_key_a_base_does_not_pass_on_is_not_shown_as_inherited(run: Run, repo: Path) -> None:
+    result = run("set", "staging", "abstract", "false", "--root", repo)
+    assert result.exit_code == 0, result.stderr
+    assert "abstract: not set -> false" in result.stderr
+    assert "inherited" not in result.stderr

@@ -16,6 +16,7 @@ from compiler.durations import (
     format_duration,
     parse_duration_ms,
     parse_factor,
+    scale_ms,
 )
 from compiler.model import (
     SHUTDOWN_TOTAL_ENV,
@@ -387,7 +388,7 @@ class _Resolver:
         scaled by its factors exactly, rounded up, capped; once per distinct text."""
         base_ms = parse_duration_ms(text)
         exact = base_ms * (env.multiplier_value * env.margin_value)
-        ms = -(-exact.numerator // exact.denominator)
+        ms = scale_ms(base_ms, env.multiplier_value, env.margin_value)
         cap = env.max_timeout_ms
         if cap is not None and ms > cap:
             return base_ms, exact, cap, True
