@@ -271,13 +271,10 @@ def merged_view(root: Path, profile: str) -> dict[str, Any]:
 
     merged: dict[str, Any] = {}
     for depth, layer in reversed(list(enumerate(layers))):
-        _merge(merged, layer if depth == 0 else _inherited(layer, NOT_INHERITED))
+        if depth:  # a base passes on all but the keys that belong to a profile itself
+            layer = {key: value for key, value in layer.items() if key not in NOT_INHERITED}
+        _merge(merged, layer)
     return merged
-
-
-def _inherited(layer: Mapping[str, Any], own: tuple[str, ...]) -> dict[str, Any]:
-    """What a base passes on: all but the keys that belong to a profile itself."""
-    return {key: value for key, value in layer.items() if key not in own}
 
 
 def _merge(target: dict[str, Any], layer: Mapping[str, Any]) -> None:

@@ -186,12 +186,12 @@ class PathCost:
 
     name: str
     used_ms: int
-    parts: tuple[tuple[Timeout, Dependency, int], ...]
+    parts: Parts
 
     @lazy
     def terms(self) -> Terms:
         """Each timeout's worst case as terms: attempts, then each delay."""
-        return tuple(text for t, d, _ in self.parts for text in worst_case_terms(t, d))
+        return tuple(text for t, d in self.parts for text in worst_case_terms(t, d))
 
     def terms_of(self) -> Terms:
         """`terms`, as a rule result asks for them."""
@@ -204,9 +204,9 @@ def path_cost(service: Service, name: str) -> PathCost:
     Its total is `service.request_path_worst_ms[name]`: a rule that only needs the total
     reads that, and makes the parts only for a path it reports.
     """
-    by_name = service.dependencies_by_name
-    parts = tuple((t, by_name[t.dependency], t.worst_ms) for t in service.request_paths[name])
-    return PathCost(name, sum(p[2] for p in parts), parts)
+    return PathCost(
+        name, service.request_path_worst_ms[name], _parts(service, service.request_paths[name])
+    )
 
 
 def longest_path(service: Service) -> str | None:
@@ -383,7 +383,7 @@ def request_path(profile: Profile, service: Service, passing: bool = True) -> It
             )
             continue
         over = cost.used_ms - limit
-        largest, dependency, _ = max(cost.parts, key=lambda part: part[2])
+        largest, dependency = max(cost.parts, key=lambda part: part[0].worst_ms)
         shorter = largest.ms - -(-over // (dependency.retries + 1))
         yield RuleResult(
             "budget.request-path",
@@ -397,7 +397,7 @@ def request_path(profile: Profile, service: Service, passing: bool = True) -> It
             f"case, {format_duration(over)} more than {request_timeout_term(service)}: "
             + " + ".join(cost.terms),
             _hint(
-                *_fewer_retries(tuple((t, d) for t, d, _ in cost.parts), over),
+                *_fewer_retries(cost.parts, over),
                 lower_timeout(largest, profile.environment, shorter),
                 raise_request_timeout(service, cost.used_ms),
             ),

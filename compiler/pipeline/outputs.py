@@ -47,12 +47,11 @@ def jobs_from_environment() -> int:
 def render_outputs(root: Path, profiles: tuple[Profile, ...], jobs: int = 1) -> dict[str, bytes]:
     """Every output of every service, verified against the model, as bytes."""
     templates = load_templates(root)
-    work = [(profile, service) for profile in profiles for service in profile.services]
     if jobs > 1 and len(profiles) > 1:
         shared = _render_in_workers(root, templates, profiles, jobs)
         if shared is not None:
             return dict(shared)
-    return dict(_render(templates, work))
+    return dict(_render(templates, [(p, s) for p in profiles for s in p.services]))
 
 
 def _render(templates: Templates, work: Work) -> Rendered:
@@ -77,21 +76,29 @@ def _render_in_workers(
             executor.submit(_render_profile, str(root), profile, budget.remaining())
             for profile in profiles
         ]
-        rendered: Rendered = []
-        spent = 0.0
-        for future in futures:
-            outcome, seconds = future.result()
-            spent += seconds
-            if spent > budget.remaining():
-                return None
-            if isinstance(outcome, CompileError):
-                budget.spent += spent
-                raise outcome
-            rendered += outcome
-        budget.spent += spent
-        return rendered
-    finally:
+        rendered = _collect(futures, budget)
+    except BaseException:  # an error, or a stop signal: do not wait for the rest
         executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown()  # every task is done: the workers end at once
+    return rendered
+
+
+def _collect(futures: list[Future[Outcome]], budget: TemplateBudget) -> Rendered | None:
+    """The workers' outputs in order, or the first error; None past the budget."""
+    rendered: Rendered = []
+    spent = 0.0
+    for future in futures:
+        outcome, seconds = future.result()
+        spent += seconds
+        if spent > budget.remaining():
+            return None
+        if isinstance(outcome, CompileError):
+            budget.spent += spent
+            raise outcome
+        rendered += outcome
+    budget.spent += spent
+    return rendered
 
 
 def _ignore_stops() -> None:
